@@ -1,0 +1,1 @@
+"""The exercise registry: one module per notebook, each calling `checking.api.register`."""

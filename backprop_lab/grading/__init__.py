@@ -1,0 +1,1 @@
+"""Honest grading: student code runs in a sandboxed child; verdicts are computed here."""
