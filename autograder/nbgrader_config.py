@@ -48,7 +48,7 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-c.HonestAutograde.timeout = 10.0
+c.HonestAutograde.timeout = 5.0  # per check; correct code needs milliseconds
 c.HonestAutograde.secret_file = os.path.join(ROOT, "autograder", ".grading_secret")
 # Deleted test cells come back (with their points) instead of silently vanishing.
 c.OverwriteCells.add_missing_cells = True

@@ -150,7 +150,7 @@ class CheckResult:
             return (f"PASS {self.name}: matches {self.against} "
                     f"(rel. error {self.max_rel_error:.1e} <= {self.tol:.0e})")
         err = "n/a" if not np.isfinite(self.max_rel_error) else f"{self.max_rel_error:.1e}"
-        where = f" (worst at index {self.worst_index})" if self.worst_index is not None else ""
+        where = f" (worst at index {self.worst_index})" if self.worst_index else ""
         msg = f"FAIL {self.name}: differs from {self.against}, rel. error {err}{where}."
         if self.diagnosis:
             msg += f"\n  Likely cause: {self.diagnosis}"
