@@ -13,6 +13,7 @@ Learners:
   train                   train the small CNN on the digits (numpy), compare with torch
 
 Instructors (run inside the repository; state lives in autograder/, git-ignored):
+  demo-class [ASSIGNMENT] 0. write a few synthetic submissions to try the workflow on
   release [ASSIGNMENT]    1. regenerate course/ from solutions/ with nbgrader (only course/<assignment>/ is replaced)
   collect PATH            2. import a folder or .zip of submitted notebooks into autograder/submitted/
   autograde ASSIGNMENT    3. grade into autograder/gradebook.db (student code runs sandboxed; verdicts outside it)
@@ -81,6 +82,16 @@ def cmd_export(args):
         print(text, end="")
 
 
+def cmd_demo_class(args):
+    from .course import check_assignment
+    from .grading.demo import make_class
+
+    root = _root(args)
+    dest = Path(args.out) if args.out else root / "autograder" / "demo_class"
+    paths = make_class(root, check_assignment(root, args.assignment), dest, n=args.n)
+    print(f"wrote {len(paths)} synthetic submissions to {dest}; next: backprop-lab collect {dest}")
+
+
 def cmd_check(args):
     from .grading.selfcheck import check_notebook
 
@@ -125,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "Scores as CSV: one row per student, a column per exercise, the total.")
     sp.add_argument("--csv", help="write to this file (default: print)")
     sp.add_argument("--assignment", help="only this assignment")
+    sp = add("demo-class", cmd_demo_class, "Write synthetic submissions (correct, buggy, blank, cheating) to try grading.")
+    sp.add_argument("assignment", nargs="?", default="01_chain_rule")
+    sp.add_argument("--n", type=int, default=4, help="number of students (default 4)")
+    sp.add_argument("--out", help="folder (default autograder/demo_class/)")
     sp = add("check", cmd_check, "Run a notebook's visible checks outside Jupyter and print a points summary.")
     sp.add_argument("notebook")
     sp.add_argument("--timeout", type=float, default=10.0, help="seconds per check (default 10)")
@@ -132,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=15)
     sp.add_argument("--no-torch", action="store_true", help="skip the side-by-side torch run")
     for sp in sub.choices.values():
-        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export"):
+        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class"):
             sp.add_argument("--root", help="course root (default: found from the current folder)")
     return p
 
