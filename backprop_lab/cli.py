@@ -9,6 +9,8 @@ DESCRIPTION = """\
 backprop_lab: backpropagation from the chain rule to a CNN.
 
 Learners:
+  lab                     open JupyterLab on the course (the first notebook opens by itself)
+  progress [course/]      which exercises of your notebooks pass their checks, as a table
   check NOTEBOOK          run a notebook's visible checks outside Jupyter, with a points summary
   train                   train the small CNN on the digits (numpy), compare with torch
 
@@ -106,6 +108,45 @@ def cmd_check(args):
     return 0 if earned == total else 1
 
 
+def cmd_lab(args):
+    import os
+
+    from .lab import lab_command
+
+    argv, env = lab_command(_root(args), instructor=args.instructor, port=args.port,
+                            open_browser=not args.no_browser)
+    print("starting:", " ".join(argv[2:]))
+    os.execvpe(argv[0], argv, env)  # JupyterLab takes over this process (Ctrl-C stops it)
+
+
+def cmd_progress(args):
+    from .grading.selfcheck import NotebookError, check_notebook, summary_table
+
+    folder = Path(args.folder)
+    notebooks = sorted(folder.glob("*/*.ipynb")) or sorted(folder.glob("*.ipynb"))
+    notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
+    if not notebooks:
+        raise NotebookError(f"{folder}: no notebooks found; give the course folder (course/) or a notebook folder")
+    rows, problems = [], []
+    for path in notebooks:
+        try:
+            reports, _ = check_notebook(path, hidden=False, timeout=args.timeout)
+        except NotebookError as exc:
+            problems.append(str(exc))
+            continue
+        rows += [(path.stem, rep) for rep in reports]
+    print(summary_table(rows))
+    for p in problems:
+        print(f"! {p}")
+    done = sum(rep.status == "pass" for _, rep in rows)
+    print(f"\n{done} of {len(rows)} exercises pass their visible checks")
+    if args.png:
+        from .grading.selfcheck import plot_progress
+
+        plot_progress(rows, args.png)
+        print(f"wrote {args.png}")
+
+
 def cmd_train(args):
     from .train import demo
 
@@ -143,11 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("check", cmd_check, "Run a notebook's visible checks outside Jupyter and print a points summary.")
     sp.add_argument("notebook")
     sp.add_argument("--timeout", type=float, default=10.0, help="seconds per check (default 10)")
+    sp = add("lab", cmd_lab, "Open JupyterLab on course/ with the course's settings (nbgrader configured, first notebook open).")
+    sp.add_argument("--instructor", action="store_true", help="open solutions/ (Formgrader works from the nbgrader menu)")
+    sp.add_argument("--port", type=int)
+    sp.add_argument("--no-browser", action="store_true")
+    sp = add("progress", cmd_progress, "Run the self-checks of your notebooks and print a table of what passes.")
+    sp.add_argument("folder", nargs="?", default="course")
+    sp.add_argument("--timeout", type=float, default=10.0, help="seconds per check (default 10)")
+    sp.add_argument("--png", help="also save the table as a picture")
     sp = add("train", cmd_train, "Train the small CNN on the 8x8 digits with the numpy library (and torch).")
     sp.add_argument("--epochs", type=int, default=15)
     sp.add_argument("--no-torch", action="store_true", help="skip the side-by-side torch run")
     for sp in sub.choices.values():
-        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class"):
+        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class", "lab"):
             sp.add_argument("--root", help="course root (default: found from the current folder)")
     return p
 

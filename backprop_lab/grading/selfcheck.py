@@ -74,3 +74,29 @@ def summary_table(rows: list[tuple[str, ExerciseReport]]) -> str:
         lines.append(f"{notebook:<28} {rep.exercise.title[:48]:<48} {status:<14} "
                      f"{rep.earned:>4g}/{rep.points:<4g}  {note}")
     return "\n".join(lines)
+
+
+def plot_progress(rows: list[tuple[str, ExerciseReport]], path: str) -> None:
+    """Save the progress table as a picture: one row per exercise, coloured by status."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    colours = {"pass": "#b7e4c7", "fail": "#f8c7c7", "not_attempted": "#e9ecef"}
+    labels = {"pass": "passed", "fail": "wrong", "not_attempted": "not attempted"}
+    fig, ax = plt.subplots(figsize=(12, 0.25 * len(rows) + 0.6))
+    ax.axis("off")
+    cells = [[nb, rep.exercise.title, labels[rep.status], f"{rep.earned:g}/{rep.points:g}",
+              ("" if rep.status == "pass" else rep.first_problem())[:48]] for nb, rep in rows]
+    table = ax.table(cellText=cells, colLabels=["notebook", "exercise", "status", "points", "note"],
+                     loc="upper center", cellLoc="left", colWidths=[0.17, 0.36, 0.1, 0.07, 0.3])
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    for i, (_, rep) in enumerate(rows, start=1):
+        for j in range(5):
+            table[i, j].set_facecolor(colours[rep.status])
+    done = sum(rep.status == "pass" for _, rep in rows)
+    ax.set_title(f"backprop_lab progress: {done} of {len(rows)} exercises pass", fontsize=11)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
