@@ -12,6 +12,10 @@ class CourseError(Exception):
     """A problem with the course layout or an nbgrader step, with a message that names the fix."""
 
 
+class NotebookError(CourseError):
+    """A notebook that cannot be read or is not a course notebook, with a message naming the fix."""
+
+
 def find_root(start: str | os.PathLike | None = None) -> Path:
     """The course root: the nearest folder above `start` (default: cwd) with autograder/nbgrader_config.py."""
     here = Path(start or os.getcwd()).resolve()

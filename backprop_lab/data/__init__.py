@@ -7,7 +7,7 @@ Nothing is ever downloaded: the digits ship with the package (`digits.npz`, CC B
 Shapes use the project's letters: N samples, D features, C channels, H/W height/width.
 Features come back as float64 unless `dtype=` says otherwise; class labels as int64.
 
-    >>> X_train, y_train, X_test, y_test = digits_split()
+    >>> X_train, X_test, y_train, y_test = digits_split()
     >>> X_train.shape, X_test.shape
     ((1437, 1, 8, 8), (360, 1, 8, 8))
 """

@@ -13,8 +13,7 @@ from .sandbox import SandboxRunner
 _KEY = re.compile(r"""(?:check|grade)\(\s*["']([\w.\-]+)["']""")
 
 
-class NotebookError(Exception):
-    """A notebook that cannot be read, with a message naming the fix."""
+from ..course import NotebookError  # noqa: E402 - re-exported for callers
 
 
 def read_notebook(path: str | Path):
