@@ -56,7 +56,8 @@ def cmd_autograde(args):
     from .grading.workflow import autograde, scores
 
     root = _root(args)
-    results = autograde(root, args.assignment, args.student or None, workers=args.workers)
+    results = autograde(root, args.assignment, args.student or None, workers=args.workers,
+                        scheduler=args.scheduler)
     columns, rows = scores(root, args.assignment)
     by_student = {r["student"]: r for r in rows}
     for res in results:
@@ -179,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("autograde", cmd_autograde, "Grade submissions into autograder/gradebook.db (sandboxed, idempotent).")
     sp.add_argument("assignment")
     sp.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    sp.add_argument("--workers", type=int, default=1, help="grade N students in parallel (default 1)")
+    sp.add_argument("--workers", type=int, default=1,
+                    help="grade N students in parallel (a local Dask cluster if Dask is installed, else processes)")
+    sp.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786) to grade on a cluster")
     sp = add("feedback", cmd_feedback, "Write per-student HTML feedback for an assignment.")
     sp.add_argument("assignment")
     sp = add("export", cmd_export, "Scores as CSV: one row per student, a column per exercise, the total.")

@@ -181,10 +181,13 @@ def _stage(root: Path, staging: Path, assignment: str, student: str, truth: dict
 
 _API = None
 _TRUTH: dict = {}
+_INIT_KEY = None
 
 
 def _worker_init(root: str, staging: str, assignment: str):
-    global _API, _TRUTH
+    global _API, _TRUTH, _INIT_KEY
+    if _INIT_KEY == (root, staging, assignment):
+        return
     import warnings
 
     from sqlalchemy.exc import SAWarning
@@ -192,6 +195,7 @@ def _worker_init(root: str, staging: str, assignment: str):
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session use, harmless
     _API = nbgrader_api(Path(root), CourseDirectory__submitted_directory=staging)
     _TRUTH = cell_metadata_truth(Path(root), assignment)
+    _INIT_KEY = (root, staging, assignment)
 
 
 def _record_zero(root: Path, assignment: str, student: str) -> None:
@@ -209,7 +213,8 @@ def _record_zero(root: Path, assignment: str, student: str) -> None:
 
 def _grade_one(args) -> GradeResult:
     root, staging, assignment, student = args
-    start = time.perf_counter()
+    _worker_init(root, staging, assignment)  # no-op after the first job of this process
+    start = time.perf_counter()  # grading time only: the one-off imports of a worker are not counted
     problems = _stage(Path(root), Path(staging), assignment, student, _TRUTH)
     if not any((Path(staging) / student / assignment).glob("*.ipynb")):
         _record_zero(Path(root), assignment, student)
@@ -238,9 +243,32 @@ def ensure_in_gradebook(root: Path, assignment: str) -> None:
         generate_release(root, [assignment], dest=Path(tmp), db_url=db_url)
 
 
+def _dask_client(scheduler: str | None, workers: int):
+    """A Dask client: the given scheduler, or an in-process LocalCluster of `workers` processes.
+
+    Returns None when Dask is not installed and no scheduler was asked for (then a local process
+    pool is used). Install it with ``pip install -e ".[scale]"``.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        if scheduler:
+            raise CourseError("--scheduler needs Dask: pip install -e \".[scale]\"") from None
+        return None
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster)
+
+
 def autograde(root: Path, assignment: str, students: list[str] | None = None, workers: int = 1,
-              progress: bool = True) -> list[GradeResult]:
-    """Grade every submission of `assignment` (or `students`) into autograder/gradebook.db."""
+              progress: bool = True, scheduler: str | None = None) -> list[GradeResult]:
+    """Grade every submission of `assignment` (or `students`) into autograder/gradebook.db.
+
+    One process grades all when ``workers == 1``; otherwise jobs go to a Dask cluster (`scheduler`,
+    or a local one with `workers` processes when Dask is installed) or to a local process pool.
+    Dask workers must see the same course folder (a shared file system) and gradebook.
+    """
     check_assignment(root, assignment)
     known = submitted_students(root, assignment)
     if students:
@@ -256,8 +284,21 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
     jobs = [(str(root), str(staging), assignment, s) for s in students]
     bar = tqdm(total=len(jobs), desc=f"autograde {assignment}", unit="student", disable=not progress)
     results = []
-    if workers <= 1:
-        _worker_init(str(root), str(staging), assignment)
+    client = _dask_client(scheduler, workers) if (scheduler or workers > 1) else None
+    if client is not None:
+        try:
+            from distributed import as_completed
+
+            for future in as_completed(client.map(_grade_one, jobs, pure=False)):
+                results.append(future.result())
+                bar.update()
+        finally:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None and not scheduler:
+                cluster.close()
+        results.sort(key=lambda r: r.student)
+    elif workers <= 1:
         for job in jobs:
             results.append(_grade_one(job))
             bar.update()
