@@ -60,7 +60,8 @@ def check(key: str, namespace: dict | None = None) -> None:
         n = len(report.outcomes)
         errs = [r.max_rel_error for o in report.outcomes for r in o.results]
         worst = f" (largest rel. error {max(errs):.1e})" if errs else ""
-        print(f"✓ {ex.title}: all {n} visible check{'s' * (n != 1)} pass{worst}.")
+        what = "the visible check passes" if n == 1 else f"all {n} visible checks pass"
+        print(f"✓ {ex.title}: {what}{worst}.")
     else:
         print(report.text(score=False))
 
