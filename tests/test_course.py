@@ -51,7 +51,8 @@ def test_solution_notebook_executes(path, tmp_path):
                 problems.append(f"cell {i}: {out.ename}: {out.evalue}")
             elif out.output_type == "stream" and out.name == "stderr":
                 problems.append(f"cell {i} wrote to stderr: {out.text[:300]}")
-            elif out.output_type == "stream" and ("FAIL" in out.text or "not attempted" in out.text):
+            elif (out.output_type == "stream" and 'check("' in cell.source
+                  and ("FAIL" in out.text or "not attempted" in out.text)):
                 problems.append(f"cell {i}: a self-check did not pass: {out.text[:300]}")
     assert not problems, "\n".join(problems)
     print(f"{path.name}: executed in {seconds:.1f} s")
@@ -82,8 +83,8 @@ def test_release_is_up_to_date(tmp_path):
 
 
 def _solution_lines(nb):
-    """Non-trivial lines between the solution markers, and hidden test lines, of a source notebook."""
-    lines, inside = set(), False
+    """Non-trivial lines that a source notebook has ONLY between solution or hidden-test markers."""
+    hidden, given, inside = set(), set(), False
     for cell in nb.cells:
         for line in cell.source.splitlines():
             s = line.strip()
@@ -91,9 +92,9 @@ def _solution_lines(nb):
                 inside = True
             elif s.startswith(("### END SOLUTION", "### END HIDDEN TESTS")):
                 inside = False
-            elif inside and len(s) > 12 and not s.startswith("#"):
-                lines.add(s)
-    return lines
+            elif len(s) > 12 and not s.startswith("#"):
+                (hidden if inside else given).add(s)
+    return hidden - given
 
 
 @pytest.mark.parametrize("path", RELEASES, ids=_ids(RELEASES))
