@@ -161,7 +161,7 @@ def encode(obj) -> bytes:
     arrays: list = []
     header = json.dumps(_pack(obj, arrays), allow_nan=False).encode()
     buf = io.BytesIO()
-    np.savez(buf, *[np.ascontiguousarray(a) for a in arrays])
+    np.savez(buf, *[np.asarray(a, order="C") for a in arrays])  # keeps 0-d arrays 0-d
     body = struct.pack("<I", len(header)) + header + buf.getvalue()
     return struct.pack("<Q", len(body)) + body
 
