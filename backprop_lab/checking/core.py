@@ -118,6 +118,7 @@ class Exercise:
     where: str
     checks: list
     forbid: tuple = ("backprop_lab", "torch")
+    depends: str = ""  # said with every failure: "train_step runs your own mlp_forward ... fix 4.1 first"
 
     @property
     def points(self) -> float:
@@ -214,6 +215,8 @@ def run_exercise(exercise: Exercise, runner, hidden: bool = True, seed: int | No
             results, status = [], "grader_error"
             message = (f"the checker itself failed ({type(exc).__name__}: {exc}); "
                        "this is not your fault: please tell your instructor")
+        if status in ("fail", "error") and exercise.depends:
+            message += f"\n({exercise.depends})"
         earned = chk.points if status == "pass" else 0.0
         outcomes.append(Outcome(chk.name, chk.points, earned, status, results, message))
     return ExerciseReport(exercise, outcomes)

@@ -311,7 +311,9 @@ def _train_bug(got, params, batches, lr, mu, wd, ref):
 
 
 TRAIN_STEP = Exercise(key="04.train_step", title="Exercise 4.3 · one training step",
-                      functions=("train_step",), where="the cell under 'Exercise 4.3'", checks=[
+                      functions=("train_step",), where="the cell under 'Exercise 4.3'",
+                      depends="train_step runs your own mlp_forward, mlp_backward and sgd_step: "
+                              "if exercise 4.1 or 4.2 loses points, fix that first", checks=[
         Check("one step on a fixed batch: returned loss and updated params", 1, _train_check(True, 1), True),
         Check("four momentum steps on random batches", 1, _train_check(n_steps=4)),
         Check("weight_decay reaches the update", 1, _train_check(n_steps=3, wd=0.05)),

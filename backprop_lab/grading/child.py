@@ -68,6 +68,10 @@ def _load_extra_probes():
 
 
 _load_extra_probes()
+# Nothing in this process is secret (no working solution is ever sent here), but keep no more
+# than needed: the probe sources are not needed any more.
+CONFIG.pop("probes_source", None)
+CONFIG.pop("extra_probes", None)
 READ_ROOTS = tuple(CONFIG["read_roots"])
 WRITE_ROOT = CONFIG["tmp"]
 FORBIDDEN = tuple(CONFIG["forbidden_modules"])
