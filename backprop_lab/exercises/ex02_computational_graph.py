@@ -390,7 +390,9 @@ BACKWARD = Exercise("02.backward", "Exercise 2.2 · topological order and backwa
 ])
 
 XOR = Exercise("02.xor", "Exercise 2.3 · a 2-2-1 network on XOR", ("xor_loss_and_grads",),
-               "the `xor_loss_and_grads` cell (Exercise 2.3)", [
+               "the `xor_loss_and_grads` cell (Exercise 2.3)", depends=(
+                   "xor_loss_and_grads runs on your own Value class: if exercise 2.1 or 2.2 loses points, "
+                   "fix that first"), checks=[
     Check("the MSE loss on the four XOR points", 1, _xor_check(True, ("loss",)), visible=True),
     Check("the gradients of W1, b1, W2, b2 on XOR", 1, _xor_check(True, ("grads",)), visible=True),
     Check("loss and gradients for random D-H-1 networks and data", 2, _xor_check(False, repeats=3)),
