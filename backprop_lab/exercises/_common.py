@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gradcheck import check_gradient
+from ..gradcheck import CheckResult, check_gradient, rel_error
 
 
 def torch_grads(fn, inputs: dict, wrt, dout=None):
@@ -32,3 +32,18 @@ def compare(candidate, name: str, reference, torch_value, batch_size=None, tol=N
     """One `CheckResult` for `candidate` against the reference and torch."""
     return check_gradient(candidate, name=name, reference=np.asarray(reference, dtype=np.float64),
                           torch=np.asarray(torch_value, dtype=np.float64), batch_size=batch_size, tol=tol)
+
+
+def malformed(name: str, message: str) -> CheckResult:
+    """A failure for a return value that is not of the form asked for (nothing to compare)."""
+    return CheckResult(name, False, np.inf, against="the form asked for", diagnosis=message)
+
+
+def size(rng, low: int, high: int) -> int:
+    """A random size in [low, high], both ends included."""
+    return int(rng.integers(low, high, endpoint=True))
+
+
+def close(a, b, tol: float = 1e-8) -> bool:
+    """Same shape, finite, and within `tol` normwise relative error."""
+    return np.shape(a) == np.shape(b) and bool(np.all(np.isfinite(a))) and rel_error(a, b) <= tol

@@ -15,8 +15,8 @@ from .. import functional as F
 from ..checking.api import register
 from ..checking.core import Check, Exercise, StudentCodeError
 from ..functional.registry import OPS, _away_from_zero, run_numpy, run_torch, tF
-from ..gradcheck import CheckResult
 from ._common import compare
+from ._common import malformed as _malformed, size as _size
 
 # The registry's leaky_relu fixes the slope at 0.1; here it is a keyword (torch's default 0.01).
 LEAKY = replace(OPS["leaky_relu"], forward=F.leaky_relu_forward,
@@ -26,9 +26,6 @@ LAYERS = {"linear": OPS["linear"], "relu": OPS["relu"], "leaky_relu": LEAKY,
 LOSSES = {"mse_loss": OPS["mse_loss"], "softmax_cross_entropy": OPS["softmax_cross_entropy"]}
 
 
-def _malformed(name: str, message: str) -> CheckResult:
-    """A failure for a return value that is not of the form asked for (nothing to compare)."""
-    return CheckResult(name, False, np.inf, against="the form asked for", diagnosis=message)
 
 
 # ----------------------------------------------------------------------------- forward/backward pairs
@@ -80,8 +77,6 @@ def _linear(which, shape):
     return run
 
 
-def _size(rng, low, high):
-    return int(rng.integers(low, high, endpoint=True))
 
 
 FIXED = lambda rng: (4, 3, 2)  # noqa: E731 - N, D, M of the visible checks (M != D: a transpose shows)

@@ -14,16 +14,13 @@ import numpy as np
 from .. import functional as F
 from ..checking.api import register
 from ..checking.core import Check, Exercise
-from ..gradcheck import CheckResult, rel_error
+from ..gradcheck import rel_error
 from ._common import compare, torch_grads
+from ._common import malformed as _malformed, size as _size
 
 
-def _size(rng, low, high):
-    return int(rng.integers(low, high, endpoint=True))
 
 
-def _malformed(name, message):
-    return CheckResult(name, False, np.inf, against="the form asked for", diagnosis=message)
 
 
 def _explain(result, candidate, known):

@@ -14,23 +14,17 @@ import numpy as np
 from .. import functional as F
 from ..checking.api import register
 from ..checking.core import Check, Exercise
-from ..gradcheck import CheckResult, rel_error
 from ._common import compare, torch_grads
+from ._common import malformed as _malformed, size as _size, close as _close
 
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
 SEQ_KEYS = dict(zip(PARAMS, ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "5.weight", "5.bias"]))
 
 
-def _malformed(name: str, message: str) -> CheckResult:
-    return CheckResult(name, False, np.inf, against="the form asked for", diagnosis=message)
 
 
-def _size(rng, low, high):
-    return int(rng.integers(low, high, endpoint=True))
 
 
-def _close(a, b, tol=1e-8):
-    return np.shape(a) == np.shape(b) and bool(np.all(np.isfinite(a))) and rel_error(a, b) <= tol
 
 
 # ----------------------------------------------------------------------------- 9.1 the loss

@@ -8,7 +8,6 @@ be found by the learner's code (through `sys.modules`, frames or the probe sourc
 """
 from __future__ import annotations
 
-import numpy as np
 
 from backprop_lab.checking.probes import lookup, plain, probe
 
