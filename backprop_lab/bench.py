@@ -258,8 +258,8 @@ def environment() -> dict:
 
 
 def format_table(rows: list[Row], env: dict, summ: dict, mem: dict | None) -> str:
-    lines = [f"backprop_lab bench: numpy vs torch CPU in one process (medians; ratio = numpy / torch, "
-             f"lower is better)", f"machine: {env['cores']} cores, torch {env['torch']} with "
+    lines = ["backprop_lab bench: numpy vs torch CPU in one process (medians; ratio = numpy / torch, "
+             "lower is better)", f"machine: {env['cores']} cores, torch {env['torch']} with "
              f"{env['torch_threads']} threads, numpy {env['numpy']}", "",
              f"{'work':<16} {'shape':<28} {'dtype':<8} {'numpy ms':>10} {'torch ms':>10} {'ratio':>8}"]
     lines.append("-" * len(lines[-1]))
