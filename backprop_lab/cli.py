@@ -157,7 +157,7 @@ def cmd_bench(args):
 
 
 def cmd_train(args):
-    from .train import demo
+    from .demo import demo
 
     demo(epochs=args.epochs, compare_torch=not args.no_torch)
 

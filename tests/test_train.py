@@ -218,7 +218,9 @@ def test_torch_fit_default_optimizer_and_mse():
 
 # ---- the demo: what `backprop-lab train` runs -------------------------------------------------
 def test_demo_cnn_reaches_97_percent_and_matches_torch(capsys):
-    result = train.demo(epochs=15, compare_torch=True, progress=False)
+    from backprop_lab.demo import demo
+
+    result = demo(epochs=15, compare_torch=True, progress=False)
     printed = capsys.readouterr().out
     assert result["test_acc"] >= 0.97, printed
     assert result["torch_test_acc"] == result["test_acc"]
