@@ -10,16 +10,17 @@ Threads: torch and numpy's BLAS use their defaults (all cores); ``OMP_NUM_THREAD
 pins both to one thread, which is far less sensitive to other processes on a busy machine. Under
 pytest, tests/conftest.py sets one thread.
 
-Fairness notes. Every number is the minimum over interleaved rounds (torch, ours, torch, ours...),
-which filters out noise from other processes on a shared machine. A short sleep separates the
-contestants: torch's OpenMP threads keep spinning for ~200 ms after each parallel call and would
-otherwise steal the cores from OpenBLAS's threads (and vice versa), slowing the *next* contestant
-by up to 10x.
+Fairness notes. Rounds interleave the contestants (torch, ours, torch, ours...); times are the
+minimum over rounds and ratios the median of the per-round ratios, which filters out much of the
+noise from other processes on a shared machine. A short sleep separates the contestants: torch's
+OpenMP threads keep spinning for ~200 ms after each parallel call and would otherwise steal the
+cores from OpenBLAS's threads (and vice versa), slowing the *next* contestant by up to 10x.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import sys
 import time
 
@@ -45,14 +46,22 @@ def _best(fn, budget=0.2, max_reps=30):
     return best
 
 
-def race(fns: dict, rounds=7, pause=0.25) -> dict:
-    """Minimum time of each callable over interleaved rounds."""
+def race(fns: dict, rounds=7, pause=0.25):
+    """Interleaved rounds of every callable. Returns (minimum time per name, median over rounds of
+    each name's time divided by the first name's time in the same round): on a busy machine the
+    paired ratio is steadier than either time alone."""
     best = {name: math.inf for name in fns}
+    ratios = {name: [] for name in fns}
+    base = next(iter(fns))
     for _ in range(rounds):
+        times = {}
         for name, fn in fns.items():
-            best[name] = min(best[name], _best(fn))
+            times[name] = _best(fn)
+            best[name] = min(best[name], times[name])
             time.sleep(pause)
-    return best
+        for name in fns:
+            ratios[name].append(times[name] / times[base])
+    return best, {name: statistics.median(r) for name, r in ratios.items()}
 
 
 def contestants(x_shape, n_filters, dtype=np.float64, naive=False):
@@ -79,20 +88,20 @@ def contestants(x_shape, n_filters, dtype=np.float64, naive=False):
 
 
 def benchmark(naive=True, rounds=7, dtypes=(np.float64, np.float32), out=sys.stdout):
-    """Print a table; return {dtype name: [fast/torch ratio per shape]}."""
+    """Print a table; return {dtype name: [median paired fast/torch ratio per shape]}."""
     ratios = {}
     for dtype in dtypes:
         name = np.dtype(dtype).name
         ratios[name] = []
         for x_shape, n_filters in SHAPES:
             fns = contestants(x_shape, n_filters, dtype, naive=False)
-            t = race(fns, rounds)
+            t, paired = race(fns, rounds)
             with_naive = naive and dtype == np.float64
             if with_naive:  # seconds per call: one run is plenty
                 t["naive"] = _best(contestants(x_shape, n_filters, dtype, naive=True)["naive"], budget=0)
-            ratios[name].append(t["fast"] / t["torch"])
+            ratios[name].append(paired["fast"])
             line = (f"{name} {str(x_shape):>16} -> {n_filters:2d}: torch {t['torch'] * 1e3:7.2f} ms  "
-                    f"fast {t['fast'] * 1e3:7.2f} ms  fast/torch {t['fast'] / t['torch']:.2f}")
+                    f"fast {t['fast'] * 1e3:7.2f} ms  (min)  fast/torch {paired['fast']:.2f} (median paired)")
             if with_naive:
                 line += f"  naive {t['naive']:7.2f} s  naive/fast {t['naive'] / t['fast']:.0f}x"
             print(line, file=out, flush=True)

@@ -94,27 +94,29 @@ def test_fast_conv_equals_naive(N, C, F_, H, W, KH, KW, sh, sw, ph, pw, bias, se
             assert got.shape == want.shape and rel_error(got, want) < 1e-12
 
 
-def test_conv_int_stride_padding_equal_pairs():
-    rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
-    assert np.array_equal(F.conv2d_forward(x, w, None, 2, 1)[0], F.conv2d_forward(x, w, None, (2, 2), (1, 1))[0])
-
-
 # ---- max-pool ties ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kernel,stride", [(2, None), (3, 1), (2, 1), ((2, 3), (2, 1))])
-def test_maxpool_ties_go_to_first_max_like_torch(kernel, stride):
-    # Digits-like images take few distinct values, so windows hold exact ties.
-    x = np.random.default_rng(0).integers(0, 3, (2, 3, 8, 8)).astype(np.float64)
+POOL_GEOMETRIES = [(2, None), (3, 1), (2, 1), ((2, 3), (2, 1)), (2, 3), ((3, 2), None)]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("kernel,stride", POOL_GEOMETRIES)
+def test_pool_geometries_and_ties_match_torch_exactly(kind, kernel, stride):
+    # Digits-like images take few distinct values, so max-pool windows hold exact ties.
+    x = np.random.default_rng(0).integers(0, 3, (2, 3, 8, 7)).astype(np.float64)
     x[0, 0, :2, :2] = 5.0  # a window that is all one value
-    out, cache = F.maxpool2d_forward(x, kernel, stride)
-    # Integer upstream gradients: sums over overlapping windows are exact in any order, so the
-    # comparison below is exact equality (any tie routed differently would show).
+    forward, backward = getattr(F, f"{kind}pool2d_forward"), getattr(F, f"{kind}pool2d_backward")
+    out, cache = forward(x, kernel, stride)
+    # Integer upstream gradients: sums over overlapping windows are exact in any order, so max-pool
+    # can be compared with exact equality (any tie routed differently would show).
     dout = np.random.default_rng(1).integers(-8, 9, out.shape).astype(np.float64)
     xt = _t(x, True)
-    tout = tF.max_pool2d(xt, kernel, stride)
+    tout = getattr(tF, f"{kind}_pool2d")(xt, kernel, stride)
     tout.backward(_t(dout))
-    assert np.array_equal(out, tout.detach().numpy())
-    assert np.array_equal(F.maxpool2d_backward(dout, cache), xt.grad.numpy())
+    dx = backward(dout, cache)
+    if kind == "max":
+        assert np.array_equal(out, tout.detach().numpy()) and np.array_equal(dx, xt.grad.numpy())
+    else:
+        assert rel_error(out, tout.detach().numpy()) < TOL_TORCH and rel_error(dx, xt.grad.numpy()) < TOL_TORCH
 
 
 def test_maxpool_tie_explicit():
@@ -178,6 +180,14 @@ def test_batchnorm_running_stats_and_eval_match_torch(shape, momentum):
     assert rel_error(dx, xt.grad.numpy()) < TOL_TORCH
     pshape = (1, C) + (1,) * (len(shape) - 2)
     assert np.allclose(dx, dout * (gamma / np.sqrt(rv + 1e-5)).reshape(pshape))  # eval: a fixed affine map
+
+
+def test_batchnorm_without_running_stats():
+    x = np.random.default_rng(0).standard_normal((5, 3))
+    args = (x, np.ones(3), np.zeros(3))
+    with_stats, _ = F.batchnorm_forward(*args, np.zeros(3), np.ones(3), True)
+    without, cache = F.batchnorm_forward(*args, None, None, True)
+    assert np.array_equal(with_stats, without) and F.batchnorm_backward(np.ones_like(x), cache)[0].shape == x.shape
 
 
 def test_batchnorm_training_needs_two_values():

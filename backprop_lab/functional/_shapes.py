@@ -35,7 +35,7 @@ def shape_error(op: str, arg: str, letters: str, expected, got, match: str = "",
     return ValueError(msg)
 
 
-def check_shape(op: str, arg: str, array, letters: str, expected=None, match: str = "",
+def check_shape(op: str, arg: str, array, letters: str, expected=None, match: tuple = (),
                 hint: str = "") -> tuple:
     """Raise `shape_error` unless `array.shape` fits `expected`; return the shape.
 
@@ -45,14 +45,15 @@ def check_shape(op: str, arg: str, array, letters: str, expected=None, match: st
         array: the numpy array.
         letters: the shape in letters, e.g. "out_features, in_features" or "N, C, H, W".
         expected: tuple of ints or None (any size), one per letter; None means "only the rank".
-        match: optional "x of shape ... " phrase saying where the numbers come from.
+        match: optional (name, letters, shape) of the argument the numbers come from, e.g.
+            ("x", "N, D", x.shape); formatted only when the check fails (it is a hot path).
         hint: optional sentence suggesting a fix.
     """
     if expected is None:
         expected = (None,) * len([part for part in letters.split(",") if part.strip()])
     shape = np.shape(array)
     if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
-        raise shape_error(op, arg, letters, expected, shape, match, hint)
+        raise shape_error(op, arg, letters, expected, shape, describe(*match) if match else "", hint)
     return shape
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_same_shape, check_shape, describe
+from ._shapes import check_float, check_same_shape, check_shape
 
 
 def _layout(op: str, x: np.ndarray):
@@ -51,7 +51,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
     check_float(op, "x", x)
     axes, pshape, letters, pletters = _layout(op, x)
     width = x.shape[1]
-    match = describe("x", letters, x.shape)
+    match = ("x", letters, x.shape)
     for name, arr in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
         if arr is None and training and name.startswith("running"):
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import as_pair, check_float, check_shape, describe, output_size
+from ._shapes import as_pair, check_float, check_shape, output_size
 
 
 def _check_conv(op, x, weight, bias, stride, padding):
@@ -20,10 +20,10 @@ def _check_conv(op, x, weight, bias, stride, padding):
     N, C, H, W = check_shape(op, "x", x, "N, C, H, W",
                              hint="Convolutions take a batch of images; add axes with x[:, None] or x[None].")
     F, _, KH, KW = check_shape(op, "weight", weight, "F, C, KH, KW", (None, C, None, None),
-                               match=describe("x", "N, C, H, W", x.shape),
+                               match=("x", "N, C, H, W", x.shape),
                                hint="torch's Conv2d stores weight as (out_channels, in_channels, KH, KW).")
     if bias is not None:
-        check_shape(op, "bias", bias, "F,", (F,), match=describe("weight", "F, C, KH, KW", weight.shape))
+        check_shape(op, "bias", bias, "F,", (F,), match=("weight", "F, C, KH, KW", weight.shape))
     stride, padding = as_pair(op, "stride", stride, 1), as_pair(op, "padding", padding, 0)
     Ho = output_size(op, H, KH, stride[0], padding[0], "H")
     Wo = output_size(op, W, KW, stride[1], padding[1], "W")
@@ -84,7 +84,8 @@ def conv2d_backward_naive(dout, cache):
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
-    check_shape("conv2d_backward_naive", "dout", dout, "N, F, Ho, Wo", (N, F, Ho, Wo), hint="dout has the shape of out.")
+    check_shape("conv2d_backward_naive", "dout", dout, "N, F, Ho, Wo", (N, F, Ho, Wo),
+                hint="dout has the shape of out.")
     xp = _pad(x, ph, pw)
     dxp = np.zeros(xp.shape, dtype=dout.dtype)
     dweight = np.zeros(weight.shape, dtype=dout.dtype)

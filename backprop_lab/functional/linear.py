@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_shape, describe
+from ._shapes import check_float, check_shape
 
 
 def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
@@ -26,11 +26,11 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
     shape = check_shape(op, "x", x, "N, D",
                         hint="Flatten images first (flatten_forward turns (N, C, H, W) into (N, C*H*W)).")
     check_shape(op, "weight", weight, "out_features, in_features", (None, shape[1]),
-                match=describe("x", "N, D", shape),
+                match=("x", "N, D", shape),
                 hint="Did you pass weight transposed? torch's Linear stores weight as (out_features, in_features).")
     if bias is not None:
         check_shape(op, "bias", bias, "out_features,", (weight.shape[0],),
-                    match=describe("weight", "out_features, in_features", weight.shape))
+                    match=("weight", "out_features, in_features", weight.shape))
     out = x @ weight.T
     if bias is not None:
         out += bias

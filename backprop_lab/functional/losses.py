@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_same_shape, check_shape, describe
+from ._shapes import check_float, check_same_shape, check_shape
 
 
 def mse_loss(pred: np.ndarray, target: np.ndarray):
@@ -28,19 +28,6 @@ def mse_loss(pred: np.ndarray, target: np.ndarray):
     return float(np.mean(diff * diff)), diff * (2 / diff.size)
 
 
-def _log_softmax(logits):
-    """Row-wise log-softmax and softmax, stable for any logits.
-
-    Subtracting the row maximum leaves the result unchanged and makes every exponent <= 0, so
-    exp never overflows (logits of +1000 are fine) and the row sum is >= 1 (its log is finite).
-    """
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    with np.errstate(under="ignore"):  # exp(-2000) = 0 is the right answer
-        exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    return shifted - np.log(total), exp / total
-
-
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     """Softmax followed by the negative log-likelihood of the true class, averaged over the batch
     (torch's `cross_entropy` with class-index targets).
@@ -57,7 +44,7 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
     check_float(op, "logits", logits)
     N, C = check_shape(op, "logits", logits, "N, C", hint="One row of class scores per sample.")
     labels = np.asarray(labels)
-    check_shape(op, "labels", labels, "N,", (N,), match=describe("logits", "N, C", logits.shape),
+    check_shape(op, "labels", labels, "N,", (N,), match=("logits", "N, C", logits.shape),
                 hint="Pass class indices (not one-hot rows).")
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{op}: labels must be integer class indices; got dtype {labels.dtype}. "
@@ -66,10 +53,16 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray):
         bad = labels[(labels < 0) | (labels >= C)]
         raise ValueError(f"{op}: labels must lie in [0, C) = [0, {C}) for logits of shape (N, C) = {logits.shape}; "
                          f"got {bad[:5].tolist()}. Check the number of classes of the last layer.")
-    log_probs, probs = _log_softmax(logits)
+    # Log-sum-exp trick: subtracting the row maximum changes nothing mathematically but makes every
+    # exponent <= 0, so exp never overflows (logits of +1000 are fine) and each row sums to >= 1
+    # (its log is finite).
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    with np.errstate(under="ignore"):  # exp(-2000) = 0 is the right answer
+        exp = np.exp(shifted)
+    total = exp.sum(axis=1)
     rows = np.arange(N)
-    loss = -float(np.mean(log_probs[rows, labels]))
-    dlogits = probs
+    loss = float(np.mean(np.log(total) - shifted[rows, labels]))  # -log softmax at the true class
+    dlogits = exp / total[:, None]  # softmax
     dlogits[rows, labels] -= 1
     dlogits /= N
     return loss, dlogits

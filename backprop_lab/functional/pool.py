@@ -66,17 +66,22 @@ def maxpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     Returns:
         dx: shape (N, C, H, W).
     """
-    x, out, (KH, KW), stride = cache
+    x, out, (KH, KW), (sh, sw) = cache
     check_shape("maxpool2d_backward", "dout", dout, "N, C, Ho, Wo", out.shape)
-    window_slice = _pool_setup("maxpool2d_backward", x, (KH, KW), stride)[3]
+    window_slice = _pool_setup("maxpool2d_backward", x, (KH, KW), (sh, sw))[3]
     dx = np.zeros(x.shape, dtype=dout.dtype)
-    claimed = np.zeros(out.shape, dtype=bool)  # windows whose maximum was already found
+    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
+    disjoint = sh >= KH and sw >= KW  # no pixel belongs to two windows
     for a in range(KH):  # row-major order over window offsets = torch's tie-breaking order
         for b in range(KW):
             sl = window_slice(a, b)
-            hit = (x[sl] == out) & ~claimed
-            dx[sl] += dout * hit  # += : overlapping windows can share a pixel
-            claimed |= hit
+            hit = x[sl] == out
+            hit &= unclaimed  # a later tie in an already-claimed window gets nothing
+            unclaimed ^= hit
+            if disjoint:  # each pixel is written once: write straight into dx, no temporary
+                np.multiply(dout, hit, out=dx[sl])
+            else:  # overlapping windows can pick the same pixel: accumulate
+                dx[sl] += dout * hit
     return dx
 
 
@@ -117,9 +122,13 @@ def avgpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     window_slice = _pool_setup("avgpool2d_backward", dx, (KH, KW), stride)[3]
     check_shape("avgpool2d_backward", "dout", dout, "N, C, Ho, Wo", dx[window_slice(0, 0)].shape)
     share = dout / (KH * KW)
+    disjoint = stride[0] >= KH and stride[1] >= KW
     for a in range(KH):
         for b in range(KW):
-            dx[window_slice(a, b)] += share
+            if disjoint:
+                dx[window_slice(a, b)] = share
+            else:  # overlapping windows: a pixel collects a share from each window it is in
+                dx[window_slice(a, b)] += share
     return dx
 
 
