@@ -35,6 +35,9 @@ class Row:
 
 def timeit(fn, min_time: float = 0.25, repeats: int = 5) -> float:
     """Median seconds of one call, after a warm-up; each sample loops long enough to be timed."""
+    # torch's OpenMP threads keep spinning ~200 ms after a call and starve numpy's BLAS threads
+    # (a 1.2 ms product measured 12 ms right after a torch conv): let them fall asleep first.
+    time.sleep(0.25)
     t = time.perf_counter()
     fn()
     if time.perf_counter() - t > 0.2:  # slow work: fewer samples keep the whole bench short
