@@ -1,105 +1,24 @@
-"""Notebook 02 (computational graph): its exercises, checks, diagnoses and the notebook itself.
+"""Notebook 02 (computational graph): typical bugs lose points with a diagnosis that names them, and
+the grader's own pieces (random programs, the XOR reference) agree with torch.
 
-The reference solution is the solution cells of the source notebook. It must earn every point, both
-in this process (`LocalRunner`, a learner's self-check) and in the grading sandbox; typical bugs
-must lose points with a diagnosis that names them; the release stub must read "not attempted".
+The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
-import math
-import re
-from pathlib import Path
-
-import nbformat
 import numpy as np
 import pytest
-from nbgrader.preprocessors import ClearSolutions
 
-from backprop_lab.checking import LocalRunner, get_exercise, run_exercise
 from backprop_lab.checking.probes import value_program
 from backprop_lab.exercises import ex02_computational_graph as ex02
 from backprop_lab.gradcheck import rel_error
-from backprop_lab.grading.sandbox import SandboxRunner
 from backprop_lab.scalar import Value as RefValue
+from exercise_kit import assert_exercises, edit, report, solution_cells
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "solutions" / "02_computational_graph" / "02_computational_graph.ipynb"
+SOLUTION = solution_cells("02_computational_graph")
 KEYS = ("02.local_rules", "02.backward", "02.xor")
+CELL = {"02.local_rules": "value_class", "02.backward": "value_class", "02.xor": "xor_solution"}
 
 
-def read_notebook():
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
-def solution_cells(nb=None):
-    nb = nb or read_notebook()
-    return [(c.metadata["nbgrader"]["grade_id"], c.source) for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
-
-
-def namespace(cells):
-    ns = {"__name__": "__main__", "np": np, "math": math}
-    for gid, src in cells:
-        exec(compile(src, f"<cell {gid}>", "exec"), ns)
-    return ns
-
-
-def mutate(old, new):
-    """The solution cells with one bug put in (`old` must occur exactly once)."""
-    cells = solution_cells()
-    hits = [i for i, (_, src) in enumerate(cells) if old in src]
-    assert len(hits) == 1 and cells[hits[0]][1].count(old) == 1, f"{old!r} is not unique in the solution"
-    gid, src = cells[hits[0]]
-    cells[hits[0]] = (gid, src.replace(old, new))
-    return cells
-
-
-def report(key, cells, seed=7):
-    return run_exercise(get_exercise(key), LocalRunner(namespace(cells)), hidden=True, seed=seed)
-
-
-# ------------------------------------------------------------------------------ the reference
-
-
-@pytest.mark.parametrize("key", KEYS)
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_reference_solution_earns_every_point_locally(key, seed):
-    rep = report(key, solution_cells(), seed)
-    assert rep.status == "pass", rep.text()
-    assert rep.earned == rep.points == get_exercise(key).points
-
-
-def test_reference_solution_earns_every_point_in_the_sandbox():
-    with SandboxRunner(solution_cells(), timeout=20.0) as runner:
-        for key in KEYS:
-            rep = run_exercise(get_exercise(key), runner, hidden=True, seed=123)
-            assert rep.status == "pass", rep.text()
-            assert rep.earned == rep.points
-        assert runner.notes == []
-
-
-def test_release_stub_is_not_attempted_locally_and_in_the_sandbox():
-    nb, _ = ClearSolutions(code_stub={"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-                           ).preprocess(read_notebook(), {})
-    cells = solution_cells(nb)
-    assert all("raise NotImplementedError()" in src and "BEGIN SOLUTION" not in src for _, src in cells)
-    for key in KEYS:
-        rep = report(key, cells)
-        assert rep.status == "not_attempted", rep.text()
-        assert rep.earned == 0 and "not attempted yet" in rep.text()
-    with SandboxRunner(cells, timeout=20.0) as runner:
-        rep = run_exercise(get_exercise("02.backward"), runner, hidden=True, seed=1)
-        assert rep.status == "not_attempted", rep.text()
-
-
-def test_hidden_test_cells_carry_the_registry_points():
-    found = {}
-    for cell in read_notebook().cells:
-        meta = cell.metadata.get("nbgrader", {})
-        m = re.search(r'grade\("([\w.]+)"\)', cell.source)
-        if meta.get("grade") and m:
-            assert "BEGIN HIDDEN TESTS" in cell.source and meta.get("locked")
-            found[m.group(1)] = meta["points"]
-    assert found == {key: get_exercise(key).points for key in KEYS}
-    assert sum(found.values()) == 16
+def test_the_notebook_has_these_exercises():
+    assert_exercises("02_computational_graph", KEYS, total=16)
 
 
 # ------------------------------------------------------------------------- bugs and diagnoses
@@ -128,7 +47,7 @@ BUGS = [
 
 @pytest.mark.parametrize("key,old,new,words", BUGS, ids=[f"{b[0]}:{b[2][:30]}" for b in BUGS])
 def test_a_bug_loses_points_and_the_diagnosis_names_it(key, old, new, words):
-    rep = report(key, mutate(old, new))
+    rep = report(key, edit(SOLUTION, CELL[key], (old, new)), seed=7)
     assert 0 <= rep.earned < rep.points
     text = rep.text()
     for word in words:
@@ -154,7 +73,7 @@ def test_breadth_first_backward_is_recognized():
             fresh = [c for c in dict.fromkeys(node._prev) if c not in seen]
             seen.update(fresh)
             queue += fresh'''
-    rep = report("02.backward", mutate(bfs, queue))
+    rep = report("02.backward", edit(SOLUTION, CELL["02.backward"], (bfs, queue)), seed=7)
     assert rep.earned < rep.points
     assert "breadth-first" in rep.text(), rep.text()
 
@@ -181,14 +100,3 @@ def test_xor_reference_matches_torch():
         (loss, grads), (t_loss, t_grads) = ex02.xor_reference(params, X, y), ex02.xor_torch(params, X, y)
         assert abs(loss - t_loss) < 1e-12
         assert all(rel_error(grads[k], t_grads[k]) < 1e-12 for k in params)
-
-
-# ------------------------------------------------------------------------------ the notebook
-
-
-# Executing the notebook (no errors, no failing self-check, time limit) is tests/test_course.py's job.
-def test_source_notebook_has_no_outputs_and_self_contained_solutions():
-    nb = read_notebook()
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    for _, src in solution_cells(nb):
-        assert "import" not in src  # only np and math, which the grader provides

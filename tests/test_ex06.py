@@ -1,111 +1,33 @@
 """Notebook 06: its exercises against its own source notebook, and its measurements against
 bounds derived from the variance argument.
 
-Exercises: the reference solution earns every point in process and in the grading sandbox; each
-known bug loses exactly the points of the checks it should fail, with a report that names it; the
-release stub is "not attempted"; the hidden test cells carry the registry's points.
+Exercises: each known bug loses exactly the points of the checks it should fail, with a report that
+names it, in process and in the grading sandbox. (The reference solution, the release stub and the
+self-checks of every notebook: tests/test_exercises.py.)
 
 Measurements (`backprop_lab.experiments.gradient_flow`, the function the notebook calls): every
 bound below is derived in a comment, from the mean-field argument of the notebook (weights
 independent of the signals they multiply at initialization), with a margin for the finite width.
 """
-from __future__ import annotations
-
 import functools
 import math
-import re
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 
-from backprop_lab.checking import LocalRunner, check, exercises_in, get_exercise, run_exercise
 from backprop_lab.experiments import gradient_flow
-from backprop_lab.grading.nbgrader_plugin import exercise_key
-from backprop_lab.grading.sandbox import SandboxRunner
+from exercise_kit import (assert_bug_loses_exactly, assert_bugs_lose_exactly_in_the_sandbox, assert_exercises,
+                          solution_cells)
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "06_vanishing_exploding" / "06_vanishing_exploding.ipynb"
+SOLUTION = solution_cells("06_vanishing_exploding")
 KEYS = ["06.init", "06.batchnorm", "06.batchnorm_eval", "06.clip"]
-
-
-def _notebook():
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
-SOLUTION = [(c.metadata["nbgrader"]["grade_id"], c.source) for c in _notebook().cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
-
-
-def _edit(cells, gid, old, new):
-    out = []
-    for cell_id, source in cells:
-        if cell_id == gid:
-            assert source.count(old) == 1, f"{old!r} not found once in cell {gid}"
-            source = source.replace(old, new)
-        out.append((cell_id, source))
-    return out
-
-
-def _stub(cells):
-    """What nbgrader's release makes of the solution cells."""
-    block = re.compile(r"^( *)### BEGIN SOLUTION\n.*?### END SOLUTION", re.S | re.M)
-    return [(gid, block.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)) for gid, src in cells]
-
-
-def _namespace(cells) -> dict:
-    ns = {"np": np, "math": math, "__name__": "__main__"}
-    for gid, source in cells:
-        exec(compile(source, f"<cell {gid}>", "exec"), ns)
-    return ns
-
-
-def _local(key, cells, seed):
-    return run_exercise(get_exercise(key), LocalRunner(_namespace(cells)), hidden=True, seed=seed)
 
 
 # ------------------------------------------------------------------------------------- exercises
 
 
-def test_registry_and_hidden_cells_agree():
-    assert [ex.key for ex in exercises_in("06.")] == KEYS
-    hidden = {exercise_key(c.source): c.metadata["nbgrader"]["points"] for c in _notebook().cells
-              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}
-    assert hidden == {key: get_exercise(key).points for key in KEYS}
-    for key in KEYS:
-        ex = get_exercise(key)
-        assert any(c.visible for c in ex.checks) and any(not c.visible for c in ex.checks), key
-        assert len(ex.checks) >= 4, key
-
-
-def test_solution_cells_are_self_contained():
-    for gid, source in SOLUTION:  # the grader runs only these, with np and math
-        assert not re.search(r"^\s*(import|from)\s", source, re.M), gid
-        assert "### BEGIN SOLUTION" in source, gid
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("key", KEYS)
-def test_reference_earns_full_points_in_process(key, seed):
-    report = _local(key, SOLUTION, seed)
-    assert report.status == "pass", report.text()
-    assert report.earned == report.points == get_exercise(key).points
-
-
-def test_reference_earns_full_points_in_the_sandbox():
-    with SandboxRunner(cells=SOLUTION) as runner:
-        for key in KEYS:
-            report = run_exercise(get_exercise(key), runner, hidden=True, seed=7)
-            assert report.status == "pass", report.text()
-        assert runner.notes == []
-
-
-def test_visible_self_checks_pass(capsys):
-    ns = _namespace(SOLUTION)
-    for key in KEYS:
-        check(key, namespace=ns)
-    out = capsys.readouterr().out
-    assert out.count("✓") == len(KEYS) and "not yet right" not in out
+def test_the_notebook_has_these_exercises():
+    assert_exercises("06_vanishing_exploding", KEYS, min_checks=4)
 
 
 BN_FIXED = {"out on a fixed (N, D) = (4, 3) batch", "dx on a fixed (N, D) = (4, 3) batch",
@@ -124,94 +46,73 @@ BN_FWD = "var = x.var(axis=0)  # biased: divides by N"
 BN_DX_LINE = "dx = inv_std / N * (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))"
 HE = "math.sqrt(2.0 / ((1.0 + negative_slope ** 2) * fan_in))"
 
-# (id, exercise, cell, old text, new text, the checks it must fail, words its report must contain)
+# (id, exercise, cell, [(old, new), ...], the checks it must fail, words its report must contain)
 BUGS = [
-    ("fans_swapped", "06.init", "init_scales", "return shape[1] * receptive_field, shape[0] * receptive_field",
-     "return shape[0] * receptive_field, shape[1] * receptive_field",
+    ("fans_swapped", "06.init", "init_scales",
+     [("return shape[1] * receptive_field, shape[0] * receptive_field",
+       "return shape[0] * receptive_field, shape[1] * receptive_field")],
      {"fans of a Linear weight (out, in) = (3, 5)", "fans of random Linear weights",
       "fans of random conv weights (F, C, KH, KW)"}, ["swapped"]),
-    ("fans_without_kernel", "06.init", "init_scales", "receptive_field *= k", "pass",
+    ("fans_without_kernel", "06.init", "init_scales", [("receptive_field *= k", "pass")],
      {"fans of random conv weights (F, C, KH, KW)"}, ["kernel is missing"]),
-    ("xavier_is_lecun", "06.init", "init_scales", "gain * math.sqrt(2.0 / (fan_in + fan_out))",
-     "gain * math.sqrt(1.0 / fan_in)", {"xavier_std(5, 3)", "xavier_std with random fans and gains"}, ["LeCun"]),
-    ("xavier_without_gain", "06.init", "init_scales", "return gain * math.sqrt", "return math.sqrt",
+    ("xavier_is_lecun", "06.init", "init_scales",
+     [("gain * math.sqrt(2.0 / (fan_in + fan_out))", "gain * math.sqrt(1.0 / fan_in)")],
+     {"xavier_std(5, 3)", "xavier_std with random fans and gains"}, ["LeCun"]),
+    ("xavier_without_gain", "06.init", "init_scales", [("return gain * math.sqrt", "return math.sqrt")],
      {"xavier_std with random fans and gains"}, ["gain is missing"]),
-    ("he_without_2", "06.init", "init_scales", HE, HE.replace("2.0", "1.0"),
+    ("he_without_2", "06.init", "init_scales", [(HE, HE.replace("2.0", "1.0"))],
      {"he_std(5)", "he_std with random fan_in and LeakyReLU slopes"}, ["factor 2 is missing"]),
-    ("he_ignores_slope", "06.init", "init_scales", HE, "math.sqrt(2.0 / fan_in)",
+    ("he_ignores_slope", "06.init", "init_scales", [(HE, "math.sqrt(2.0 / fan_in)")],
      {"he_std with random fan_in and LeakyReLU slopes"}, ["slope is ignored"]),
-    ("bn_unbiased_var", "06.batchnorm", "batchnorm_train", BN_FWD, "var = x.var(axis=0, ddof=1)",
+    ("bn_unbiased_var", "06.batchnorm", "batchnorm_train", [(BN_FWD, "var = x.var(axis=0, ddof=1)")],
      BN_FIXED | BN_RANDOM | BN_EXTRA, ["unbiased variance (ddof=1)"]),
-    ("bn_eps_outside_sqrt", "06.batchnorm", "batchnorm_train", "1.0 / np.sqrt(var + eps)",
-     "1.0 / (np.sqrt(var) + eps)", BN_FIXED | BN_RANDOM | BN_EXTRA, ["inside the square root"]),
-    ("bn_no_mean_or_var_terms", "06.batchnorm", "batchnorm_train", BN_DX_LINE, "dx = dxhat * inv_std",
+    ("bn_eps_outside_sqrt", "06.batchnorm", "batchnorm_train",
+     [("1.0 / np.sqrt(var + eps)", "1.0 / (np.sqrt(var) + eps)")],
+     BN_FIXED | BN_RANDOM | BN_EXTRA, ["inside the square root"]),
+    ("bn_no_mean_or_var_terms", "06.batchnorm", "batchnorm_train", [(BN_DX_LINE, "dx = dxhat * inv_std")],
      BN_DX, ["treated the batch mean and variance as constants"]),
-    ("bn_no_var_term", "06.batchnorm", "batchnorm_train", BN_DX_LINE,
-     "dx = inv_std / N * (N * dxhat - dxhat.sum(axis=0))", BN_DX, ["term through the variance is missing"]),
-    ("bn_no_mean_term", "06.batchnorm", "batchnorm_train", BN_DX_LINE,
-     "dx = inv_std / N * (N * dxhat - xhat * (dxhat * xhat).sum(axis=0))", BN_DX, ["term through the mean is missing"]),
-    ("bn_dgamma_not_summed", "06.batchnorm", "batchnorm_train", "dgamma = (dout * xhat).sum(axis=0)",
-     "dgamma = dout * xhat", BN_DG, ["Sum the per-example gradients over the batch axis"]),
-    ("bn_dbeta_averaged", "06.batchnorm", "batchnorm_train", "dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)",
-     BN_DG, ["too small by a factor of N"]),
-    ("running_var_biased", "06.batchnorm_eval", "batchnorm_eval", "x.var(axis=0, ddof=1)", "x.var(axis=0)",
+    ("bn_no_var_term", "06.batchnorm", "batchnorm_train",
+     [(BN_DX_LINE, "dx = inv_std / N * (N * dxhat - dxhat.sum(axis=0))")],
+     BN_DX, ["term through the variance is missing"]),
+    ("bn_no_mean_term", "06.batchnorm", "batchnorm_train",
+     [(BN_DX_LINE, "dx = inv_std / N * (N * dxhat - xhat * (dxhat * xhat).sum(axis=0))")],
+     BN_DX, ["term through the mean is missing"]),
+    ("bn_dgamma_not_summed", "06.batchnorm", "batchnorm_train",
+     [("dgamma = (dout * xhat).sum(axis=0)", "dgamma = dout * xhat")],
+     BN_DG, ["Sum the per-example gradients over the batch axis"]),
+    ("bn_dbeta_averaged", "06.batchnorm", "batchnorm_train",
+     [("dbeta = dout.sum(axis=0)", "dbeta = dout.mean(axis=0)")], BN_DG, ["too small by a factor of N"]),
+    ("running_var_biased", "06.batchnorm_eval", "batchnorm_eval", [("x.var(axis=0, ddof=1)", "x.var(axis=0)")],
      UPDATE, ["UNBIASED"]),
     ("momentum_swapped", "06.batchnorm_eval", "batchnorm_eval",
-     "(1 - momentum) * running_mean + momentum * x.mean(axis=0)",
-     "momentum * running_mean + (1 - momentum) * x.mean(axis=0)", UPDATE, ["swapped"]),
+     [("(1 - momentum) * running_mean + momentum * x.mean(axis=0)",
+       "momentum * running_mean + (1 - momentum) * x.mean(axis=0)")], UPDATE, ["swapped"]),
     ("eval_uses_batch_stats", "06.batchnorm_eval", "batchnorm_eval",
-     "inv_std = 1.0 / np.sqrt(running_var + eps)\n    xhat = (x - running_mean) * inv_std",
-     "inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)\n    xhat = (x - x.mean(axis=0)) * inv_std",
+     [("inv_std = 1.0 / np.sqrt(running_var + eps)\n    xhat = (x - running_mean) * inv_std",
+       "inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)\n    xhat = (x - x.mean(axis=0)) * inv_std")],
      EVAL, ["batch's own mean and variance"]),
-    ("clip_always_rescales", "06.clip", "clip", "scale = min(1.0, max_norm / (total_norm + 1e-6))",
-     "scale = max_norm / (total_norm + 1e-6)", CLIP_BELOW, ["already below max_norm"]),
-    ("clip_each_array", "06.clip", "clip", "return [g * scale for g in grads], total_norm",
-     "return [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads], total_norm",
+    ("clip_always_rescales", "06.clip", "clip",
+     [("scale = min(1.0, max_norm / (total_norm + 1e-6))", "scale = max_norm / (total_norm + 1e-6)")],
+     CLIP_BELOW, ["already below max_norm"]),
+    ("clip_each_array", "06.clip", "clip",
+     [("return [g * scale for g in grads], total_norm",
+       "return [g * min(1.0, max_norm / (np.linalg.norm(g) + 1e-6)) for g in grads], total_norm")],
      CLIP_ABOVE, ["ONE factor for all arrays"]),
-    ("clip_norm_after", "06.clip", "clip", "return [g * scale for g in grads], total_norm",
-     "return [g * scale for g in grads], total_norm * scale", CLIP_ABOVE | {"a single gradient array"},
-     ["BEFORE clipping"]),
+    ("clip_norm_after", "06.clip", "clip",
+     [("return [g * scale for g in grads], total_norm", "return [g * scale for g in grads], total_norm * scale")],
+     CLIP_ABOVE | {"a single gradient array"}, ["BEFORE clipping"]),
 ]
-
-
-def _assert_loses_exactly(report, affected, words):
-    ex = report.exercise
-    failed = {o.check for o in report.outcomes if o.status != "pass"}
-    assert failed == affected, report.text()
-    assert report.earned == pytest.approx(ex.points - sum(c.points for c in ex.checks if c.name in affected))
-    for word in words:
-        assert word in report.text(), report.text()
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
 def test_each_bug_loses_exactly_its_checks(bug, seed):
-    _, key, gid, old, new, affected, words = bug
-    _assert_loses_exactly(_local(key, _edit(SOLUTION, gid, old, new), seed), affected, words)
+    assert_bug_loses_exactly(SOLUTION, bug, seed)
 
 
 def test_bugs_in_the_sandbox_get_the_same_verdicts():
-    picked = [b for b in BUGS if b[0] in ("fans_swapped", "bn_no_mean_or_var_terms", "running_var_biased",
-                                          "clip_each_array")]
-    cells = SOLUTION
-    for _, _, gid, old, new, _, _ in picked:
-        cells = _edit(cells, gid, old, new)
-    with SandboxRunner(cells=cells) as runner:
-        for _, key, _, _, _, affected, words in picked:
-            _assert_loses_exactly(run_exercise(get_exercise(key), runner, hidden=True, seed=3), affected, words)
-
-
-def test_release_stub_is_not_attempted(capsys):
-    stub = _stub(SOLUTION)
-    assert all("raise NotImplementedError()" in src and "BEGIN SOLUTION" not in src for _, src in stub)
-    for key in KEYS:
-        report = _local(key, stub, 0)
-        assert report.status == "not_attempted", report.text()
-        assert report.earned == 0 and "not attempted yet" in report.text()
-    check("06.batchnorm", namespace=_namespace(stub))
-    assert "not attempted yet" in capsys.readouterr().out
-    with SandboxRunner(cells=stub) as runner:
-        assert all(run_exercise(get_exercise(k), runner, hidden=True, seed=1).status == "not_attempted" for k in KEYS)
+    assert_bugs_lose_exactly_in_the_sandbox(SOLUTION, [b for b in BUGS if b[0] in (
+        "fans_swapped", "bn_no_mean_or_var_terms", "running_var_biased", "clip_each_array")])
 
 
 # ------------------------------------------------------------------------------------- measurements

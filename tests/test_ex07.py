@@ -1,121 +1,19 @@
-"""Notebook 07's exercises against its own source notebook.
+"""Notebook 07's exercises against its own source notebook: each known bug loses exactly the points
+of the checks it should fail, with a report that names it, in process and in the grading sandbox.
 
-The reference solution (the solution cells of the nbgrader source) earns every point in process and
-in the grading sandbox; each known bug loses exactly the points of the checks it should fail, with a
-report that names it; the release stub is "not attempted"; the hidden test cells carry the
-registry's points.
+The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
-from __future__ import annotations
-
-import math
-import re
-from pathlib import Path
-
-import nbformat
-import numpy as np
 import pytest
 
-from backprop_lab.checking import LocalRunner, check, exercises_in, get_exercise, run_exercise
-from backprop_lab.grading.nbgrader_plugin import exercise_key
-from backprop_lab.grading.sandbox import SandboxRunner
+from exercise_kit import (assert_bug_loses_exactly, assert_bugs_lose_exactly_in_the_sandbox, assert_exercises,
+                          solution_cells)
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "solutions" / "07_convolutions" / "07_convolutions.ipynb"
+SOLUTION = solution_cells("07_convolutions")
 KEYS = ["07.conv_naive", "07.maxpool", "07.conv_fast"]
 
 
-def _notebook():
-    return nbformat.read(NOTEBOOK, as_version=4)
-
-
-def _solution_cells() -> list[tuple[str, str]]:
-    return [(c.metadata["nbgrader"]["grade_id"], c.source) for c in _notebook().cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
-
-
-SOLUTION = _solution_cells()
-
-
-def _edit(cells, gid, *replacements):
-    """The cells with exact replacements (old, new) in cell `gid`; each old text must occur once."""
-    out = []
-    for cell_id, source in cells:
-        if cell_id == gid:
-            for old, new in replacements:
-                assert source.count(old) == 1, f"{old!r} not found once in cell {gid}"
-                source = source.replace(old, new)
-        out.append((cell_id, source))
-    return out
-
-
-def _stub(cells):
-    """What nbgrader's release makes of the solution cells."""
-    block = re.compile(r"^( *)### BEGIN SOLUTION\n.*?### END SOLUTION", re.S | re.M)
-    return [(gid, block.sub(r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", src)) for gid, src in cells]
-
-
-def _namespace(cells) -> dict:
-    ns = {"np": np, "math": math, "__name__": "__main__"}
-    for gid, source in cells:
-        exec(compile(source, f"<cell {gid}>", "exec"), ns)
-    return ns
-
-
-def _local(key, cells, seed):
-    return run_exercise(get_exercise(key), LocalRunner(_namespace(cells)), hidden=True, seed=seed)
-
-
-# ------------------------------------------------------------------------------------- structure
-
-
-def test_registry_and_hidden_cells_agree():
-    assert [ex.key for ex in exercises_in("07.")] == KEYS
-    hidden = {}
-    for cell in _notebook().cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None
-        if meta.get("grade") and cell.cell_type == "code":
-            hidden[exercise_key(cell.source)] = meta["points"]
-    assert hidden == {key: get_exercise(key).points for key in KEYS}
-    for key in KEYS:
-        ex = get_exercise(key)
-        assert any(c.visible for c in ex.checks) and any(not c.visible for c in ex.checks), key
-        assert len(ex.checks) >= 4, key
-
-
-def test_solution_cells_are_self_contained():
-    # The grader runs only these cells, with np and math: no backprop_lab, torch or matplotlib.
-    for gid, source in SOLUTION:
-        assert not re.search(r"^\s*(import|from)\s", source, re.M), gid
-        assert "### BEGIN SOLUTION" in source, gid
-
-
-# ------------------------------------------------------------------------------------- reference
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("key", KEYS)
-def test_reference_earns_full_points_in_process(key, seed):
-    report = _local(key, SOLUTION, seed)
-    assert report.status == "pass", report.text()
-    assert report.earned == report.points == get_exercise(key).points
-
-
-def test_reference_earns_full_points_in_the_sandbox():
-    with SandboxRunner(cells=SOLUTION) as runner:
-        for key in KEYS:
-            report = run_exercise(get_exercise(key), runner, hidden=True, seed=7)
-            assert report.status == "pass", report.text()
-            assert report.earned == get_exercise(key).points
-        assert runner.notes == []
-
-
-def test_visible_self_checks_pass(capsys):
-    ns = _namespace(SOLUTION)
-    for key in KEYS:
-        check(key, namespace=ns)
-    out = capsys.readouterr().out
-    assert out.count("✓") == len(KEYS) and "not yet right" not in out
+def test_the_notebook_has_these_exercises():
+    assert_exercises("07_convolutions", KEYS, min_checks=4)
 
 
 # ------------------------------------------------------------------------------------- bugs
@@ -168,45 +66,12 @@ BUGS = [
 ]
 
 
-def _assert_loses_exactly(report, affected, words):
-    ex = report.exercise
-    failed = {o.check for o in report.outcomes if o.status != "pass"}
-    assert failed == affected, report.text()
-    assert report.earned == pytest.approx(ex.points - sum(c.points for c in ex.checks if c.name in affected))
-    text = report.text()
-    for word in words:
-        assert word in text, text
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("bug", BUGS, ids=[b[0] for b in BUGS])
 def test_each_bug_loses_exactly_its_checks(bug, seed):
-    _, key, gid, edits, affected, words = bug
-    _assert_loses_exactly(_local(key, _edit(SOLUTION, gid, *edits), seed), affected, words)
+    assert_bug_loses_exactly(SOLUTION, bug, seed)
 
 
 def test_bugs_in_the_sandbox_get_the_same_verdicts():
-    picked = [b for b in BUGS if b[0] in ("dweight_not_summed_over_N", "pool_gradient_to_every_tie",
-                                          "fast_version_is_loops")]
-    cells = SOLUTION
-    for _, _, gid, edits, _, _ in picked:
-        cells = _edit(cells, gid, *edits)
-    with SandboxRunner(cells=cells) as runner:
-        for _, key, _, _, affected, words in picked:
-            _assert_loses_exactly(run_exercise(get_exercise(key), runner, hidden=True, seed=3), affected, words)
-
-
-# ------------------------------------------------------------------------------------- stubs
-
-
-def test_release_stub_is_not_attempted(capsys):
-    stub = _stub(SOLUTION)
-    assert all("raise NotImplementedError()" in src and "BEGIN SOLUTION" not in src for _, src in stub)
-    for key in KEYS:
-        report = _local(key, stub, 0)
-        assert report.status == "not_attempted", report.text()
-        assert report.earned == 0 and "not attempted yet" in report.text()
-    check("07.conv_naive", namespace=_namespace(stub))
-    assert "not attempted yet" in capsys.readouterr().out
-    with SandboxRunner(cells=stub) as runner:
-        assert all(run_exercise(get_exercise(k), runner, hidden=True, seed=1).status == "not_attempted" for k in KEYS)
+    assert_bugs_lose_exactly_in_the_sandbox(SOLUTION, [b for b in BUGS if b[0] in (
+        "dweight_not_summed_over_N", "pool_gradient_to_every_tie", "fast_version_is_loops")])
