@@ -49,11 +49,18 @@ def check_shape(op: str, arg: str, array, letters: str, expected=None, match: tu
             ("x", "N, D", x.shape); formatted only when the check fails (it is a hot path).
         hint: optional sentence suggesting a fix.
     """
-    if expected is None:
-        expected = (None,) * len([part for part in letters.split(",") if part.strip()])
-    shape = np.shape(array)
-    if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected, shape)):
+    shape = array.shape if isinstance(array, np.ndarray) else np.shape(array)
+    if expected is None:  # only the rank: the number of letters
+        rank = letters.rstrip(", ").count(",") + 1
+        if len(shape) != rank:
+            expected = (None,) * rank
+            raise shape_error(op, arg, letters, expected, shape, describe(*match) if match else "", hint)
+        return shape
+    if len(shape) != len(expected):
         raise shape_error(op, arg, letters, expected, shape, describe(*match) if match else "", hint)
+    for e, s in zip(expected, shape):  # a plain loop: this runs on every forward and backward
+        if e is not None and e != s:
+            raise shape_error(op, arg, letters, expected, shape, describe(*match) if match else "", hint)
     return shape
 
 

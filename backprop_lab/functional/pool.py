@@ -69,15 +69,23 @@ def maxpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     x, out, (KH, KW), (sh, sw) = cache
     check_shape("maxpool2d_backward", "dout", dout, "N, C, Ho, Wo", out.shape)
     window_slice = _pool_setup("maxpool2d_backward", x, (KH, KW), (sh, sw))[3]
-    dx = np.zeros(x.shape, dtype=dout.dtype)
-    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
     disjoint = sh >= KH and sw >= KW  # no pixel belongs to two windows
+    Ho, Wo = out.shape[2:]
+    covered = disjoint and (sh, sw) == (KH, KW) and x.shape[2] == Ho * sh and x.shape[3] == Wo * sw
+    # When the windows tile x exactly, every pixel of dx is written below: skip the zero fill.
+    dx = np.empty(x.shape, dtype=dout.dtype) if covered else np.zeros(x.shape, dtype=dout.dtype)
+    unclaimed = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
+    hit = np.empty(out.shape, dtype=bool)
+    last = (KH - 1, KW - 1)
     for a in range(KH):  # row-major order over window offsets = torch's tie-breaking order
         for b in range(KW):
             sl = window_slice(a, b)
-            hit = x[sl] == out
-            hit &= unclaimed  # a later tie in an already-claimed window gets nothing
-            unclaimed ^= hit
+            if (a, b) == last:
+                hit = unclaimed  # every window has a maximum: the unclaimed ones have it here
+            else:
+                np.equal(x[sl], out, out=hit)
+                np.logical_and(hit, unclaimed, out=hit)  # a later tie in a claimed window gets nothing
+                np.logical_xor(unclaimed, hit, out=unclaimed)
             if disjoint:  # each pixel is written once: write straight into dx, no temporary
                 np.multiply(dout, hit, out=dx[sl])
             else:  # overlapping windows can pick the same pixel: accumulate
