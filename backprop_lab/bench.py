@@ -42,6 +42,9 @@ def timeit(fn, min_time: float = 0.25, repeats: int = 5) -> float:
     fn()
     if time.perf_counter() - t > 0.2:  # slow work: fewer samples keep the whole bench short
         repeats = 3
+    else:  # warm up for a while: the first calls pay for fresh memory pages, not for arithmetic
+        while time.perf_counter() - t < min_time / 2:
+            fn()
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < min_time / repeats or n == 0:
         fn()

@@ -64,6 +64,9 @@ class Module:
 
     # ---- registration -------------------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
+        if name == "_cache":  # set on every forward: skip the registration checks (hot path)
+            self.__dict__[name] = value
+            return
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"cannot assign {name!r} before Module.__init__() is called "
                                  "(call super().__init__() first in your __init__)")

@@ -59,6 +59,7 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = np.array(g, copy=True)  # 0-d stays an array
             else:
                 buf *= momentum
-                buf += (1 - group["dampening"]) * g
+                dampening = group["dampening"]
+                buf += g if dampening == 0 else (1 - dampening) * g
             g = g + momentum * buf if group["nesterov"] else buf
         p.data -= group["lr"] * g
