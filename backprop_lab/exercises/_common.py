@@ -47,3 +47,14 @@ def size(rng, low: int, high: int) -> int:
 def close(a, b, tol: float = 1e-8) -> bool:
     """Same shape, finite, and within `tol` normwise relative error."""
     return np.shape(a) == np.shape(b) and bool(np.all(np.isfinite(a))) and rel_error(a, b) <= tol
+
+
+def module_grads(model, names: dict, params: dict, x, dout):
+    """Load `params` (exercise names -> arrays) into a library `model` through `names` (exercise
+    name -> state_dict key), run forward and backward with `dout`; return (out, {name: grad})."""
+    model.load_state_dict({names[k]: v for k, v in params.items()})
+    model.zero_grad()
+    out = model(x)
+    model.backward(dout)
+    named = dict(model.named_parameters())
+    return out, {k: named[names[k]].grad for k in names}

@@ -16,7 +16,7 @@ from .. import functional as F
 from ..checking.api import register
 from ..checking.core import Check, Exercise
 from ..gradcheck import CheckResult
-from ._common import compare, torch_grads
+from ._common import compare, module_grads, torch_grads
 from ._common import malformed as _malformed, size as _size, close as _close
 
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3")
@@ -65,12 +65,7 @@ def _model_reference(params, x, dscores):
     from ..nn.models import CNN
     N, C, H, _ = x.shape
     model = CNN(C, H, len(params["b3"]), channels=(len(params["b1"]), len(params["b2"])))
-    model.load_state_dict({CNN_KEYS[k]: v for k, v in params.items()})
-    model.zero_grad()
-    scores = model(x)
-    model.backward(dscores)
-    named = dict(model.named_parameters())
-    return scores, {k: named[CNN_KEYS[k]].grad for k in PARAMS}
+    return module_grads(model, CNN_KEYS, params, x, dscores)
 
 
 def _torch(params, x, dscores):

@@ -14,7 +14,7 @@ import numpy as np
 from .. import functional as F
 from ..checking.api import register
 from ..checking.core import Check, Exercise
-from ._common import compare, torch_grads
+from ._common import compare, module_grads, torch_grads
 from ._common import malformed as _malformed, size as _size, close as _close
 
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
@@ -122,12 +122,7 @@ def _sequential_reference(p, x, dlogits):
     from .. import nn
     D, Hd, L = p["W1"].shape[1], p["W1"].shape[0], p["W2"].shape[0]
     model = nn.Sequential(nn.Linear(D, Hd), nn.ReLU(), nn.Linear(Hd, L), nn.Linear(L, Hd), nn.ReLU(), nn.Linear(Hd, D))
-    model.load_state_dict({SEQ_KEYS[k]: v for k, v in p.items()})
-    model.zero_grad()
-    logits = model(x)
-    model.backward(dlogits)
-    named = dict(model.named_parameters())
-    return logits, {k: named[SEQ_KEYS[k]].grad for k in PARAMS}
+    return module_grads(model, SEQ_KEYS, p, x, dlogits)
 
 
 def _torch(p, x, dlogits):
