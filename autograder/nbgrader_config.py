@@ -9,8 +9,15 @@ is git-ignored.
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
-                                    GetGrades, IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (
+                                    AssignLatePenalties,
+                                    CheckCellMetadata,
+                                    ClearHiddenTests,
+                                    GetGrades,
+                                    IgnorePattern,
+                                    LimitOutput,
+                                    SaveAutoGrades,
+)
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -38,9 +45,9 @@ c.ExecutePreprocessor.timeout = 120
 c.ExecutePreprocessor.raise_on_iopub_timeout = False
 
 # Autograde: the student's code runs in a sandbox and verdicts are computed outside it
-# (backprop_lab.grading.nbgrader_plugin). nbgrader's Execute step is replaced, the rest is stock.
+# (backprop_lab.coursekit.grading.nbgrader_plugin). nbgrader's Execute step is replaced, the rest is stock.
 c.Autograde.autograde_preprocessors = [
-    "backprop_lab.grading.nbgrader_plugin.HonestAutograde",
+    "backprop_lab.coursekit.grading.nbgrader_plugin.HonestAutograde",
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

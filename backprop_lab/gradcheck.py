@@ -15,8 +15,8 @@ at entries near zero (it reaches 1e-8 there even when the normwise error is 1e-1
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -134,6 +134,9 @@ class CheckResult:
         against: what the candidate was compared with ("numeric", "reference", "torch", ...).
         diagnosis: the likely bug in one sentence, or None when passed or nothing specific fits.
         tol: the tolerance used.
+        code: a stable name for the diagnosis ("factor-of-N", "transposed", ...; see `DIAGNOSES`),
+            the same for every student with that bug, so a class report can group by it; None
+            when passed, "differs" when nothing specific fits.
     """
 
     name: str
@@ -143,6 +146,17 @@ class CheckResult:
     against: str = "reference"
     diagnosis: str | None = None
     tol: float = 0.0
+    code: str | None = None
+
+    def __post_init__(self):
+        if not self.passed and self.code is None:
+            self.code = "differs"
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready): what a grade record stores for each comparison."""
+        err = self.max_rel_error
+        return {"name": self.name, "passed": self.passed, "code": self.code, "diagnosis": self.diagnosis,
+                "against": self.against, "max_rel_error": float(err) if np.isfinite(err) else None}
 
     @property
     def message(self) -> str:
@@ -182,78 +196,118 @@ def _near(value: float, target: float) -> bool:
     return target != 0 and abs(value / target - 1.0) < _SCALE_MATCH
 
 
-def diagnose(candidate, expected, name: str = "grad", batch_size: int | None = None,
-             tol: float = 1e-6) -> str | None:
+def diagnose_with_code(candidate, expected, name: str = "grad", batch_size: int | None = None,
+                       tol: float = 1e-6) -> tuple[str, str | None]:
     """Name the likely bug when `candidate` differs from `expected`.
 
     Checks, in order: missing value, wrong shape (a transpose, per-example gradients that were
     never summed over the batch axis N, a stray axis), NaN/inf, all zeros, a flipped sign, a
     constant factor (N = `batch_size`, 2, 1/N, ...), a transpose of a square matrix, and finally
-    errors confined to a part of the array. Returns None when nothing specific fits.
+    errors confined to a part of the array.
+
+    Returns:
+        (code, message): the stable code of `DIAGNOSES` and one sentence for the learner;
+        ("differs", None) when nothing specific fits.
     """
     if candidate is None:
-        return f"{name} is None: the function returned nothing (a missing `return`?)."
+        return "missing-return", f"{name} is None: the function returned nothing (a missing `return`?)."
     c = np.asarray(candidate)
     e = np.asarray(expected, dtype=np.float64)
     if c.dtype == object or not (np.issubdtype(c.dtype, np.number) or c.dtype == bool):
-        return f"{name} is not a numeric array (got {type(candidate).__name__}); return a numpy array."
+        return "not-an-array", f"{name} is not a numeric array (got {type(candidate).__name__}); return a numpy array."
     c = c.astype(np.float64)
-    close = lambda a, b: a.shape == b.shape and rel_error(a, b) <= tol  # noqa: E731
+    close = lambda a, b: a.shape == b.shape and rel_error(a, b) <= tol
 
     if c.shape != e.shape:
         if c.ndim == 2 and c.shape == e.shape[::-1] and close(c.T, e):
-            return (f"{name} is transposed: expected shape {e.shape}, got {c.shape}. "
+            return "transposed", (f"{name} is transposed: expected shape {e.shape}, got {c.shape}. "
                     "Check the order of the factors in the matrix product (e.g. dout.T @ x vs x.T @ dout).")
         if c.ndim == e.ndim + 1 and c.shape[1:] == e.shape:
             if close(c.sum(axis=0), e):
-                return (f"{name} has an extra batch axis: expected shape {e.shape}, got {c.shape}. "
+                return "batch-not-summed", (f"{name} has an extra batch axis: expected shape {e.shape}, got {c.shape}. "
                         "Sum the per-example gradients over the batch axis (axis=0).")
             if close(c.mean(axis=0), e):
-                return (f"{name} has an extra batch axis: expected shape {e.shape}, got {c.shape}; "
+                return "batch-not-averaged", (f"{name} has an extra batch axis: expected shape {e.shape}, "
+                                              f"got {c.shape}; "
                         "reduce over axis 0 (here the mean matches).")
-            return (f"{name} has an extra leading axis: expected shape {e.shape}, got {c.shape}. "
+            return "extra-axis", (f"{name} has an extra leading axis: expected shape {e.shape}, got {c.shape}. "
                     "Did you forget to sum over the batch axis N?")
         if c.size == e.size and close(c.reshape(e.shape), e):
-            return f"{name} has the right values but the wrong shape {c.shape}; reshape it to {e.shape}."
-        return (f"{name} has the wrong shape: expected {e.shape}, got {c.shape}. "
+            return "wrong-shape-reshape", (f"{name} has the right values but the wrong shape {c.shape}; "
+                                           f"reshape it to {e.shape}.")
+        return "wrong-shape", (f"{name} has the wrong shape: expected {e.shape}, got {c.shape}. "
                 "A gradient always has the shape of the thing it is the gradient of.")
 
     if not np.all(np.isfinite(c)):
         bad = int(np.sum(~np.isfinite(c)))
-        return (f"{name} contains {bad} NaN/inf value(s): an overflow or a division by zero. "
+        return "not-finite", (f"{name} contains {bad} NaN/inf value(s): an overflow or a division by zero. "
                 "For exp/log use a stable form (subtract the max: the log-sum-exp trick).")
     if c.size and not np.any(c) and np.any(e):
-        return (f"{name} is all zeros: the gradient was never written or accumulated "
+        return "all-zeros", (f"{name} is all zeros: the gradient was never written or accumulated "
                 "(check the `+=` and that you return the right array).")
     if close(-c, e):
-        return f"{name} has the wrong sign: it equals minus the expected gradient."
+        return "wrong-sign", f"{name} has the wrong sign: it equals minus the expected gradient."
 
     s, resid = _fit_scale(c, e)
     if resid <= 10 * tol and s != 0:
         if batch_size and batch_size > 1 and _near(s, batch_size):
-            return (f"{name} is too large by a factor of N = {batch_size} (the batch size): "
+            return "factor-of-N", (f"{name} is too large by a factor of N = {batch_size} (the batch size): "
                     "the loss is a mean over the batch; did you forget to divide by N?")
         if batch_size and batch_size > 1 and _near(s, 1.0 / batch_size):
-            return (f"{name} is too small by a factor of N = {batch_size} (the batch size): "
+            return "divided-by-N-twice", (f"{name} is too small by a factor of N = {batch_size} (the batch size): "
                     "you divided by N once too often (or averaged what should be summed).")
         if batch_size and batch_size > 1 and _near(s, -batch_size):
-            return f"{name} has the wrong sign and is too large by a factor of N = {batch_size}."
+            return "wrong-sign-factor-of-N", (f"{name} has the wrong sign and is too large by a factor of "
+                                              f"N = {batch_size}.")
         if _near(s, 2.0):
-            return f"{name} is twice the expected value: a factor of 2 counted twice (d(x^2)/dx = 2x)?"
+            return "factor-of-2", f"{name} is twice the expected value: a factor of 2 counted twice (d(x^2)/dx = 2x)?"
         if _near(s, 0.5):
-            return f"{name} is half the expected value: a missing factor of 2 (d(x^2)/dx = 2x)?"
-        return f"{name} is off by a constant factor of {s:.4g}: check scale factors (1/N, 2, lr, 1/(1-p))."
+            return "missing-factor-2", f"{name} is half the expected value: a missing factor of 2 (d(x^2)/dx = 2x)?"
+        return "constant-factor", (f"{name} is off by a constant factor of {s:.4g}: "
+                                   "check scale factors (1/N, 2, lr, 1/(1-p)).")
 
     if c.ndim == 2 and c.shape[0] == c.shape[1] and close(c.T, e):
-        return (f"{name} is transposed (the shape is square, so only the values show it). "
+        return "transposed-square", (f"{name} is transposed (the shape is square, so only the values show it). "
                 "Check the order of the factors in the matrix product.")
 
     wrong = np.abs(c - e) > 10 * tol * max(float(np.max(np.abs(e))), 1e-12)
     frac = float(wrong.mean())
     if 0 < frac < 0.5:
-        return (f"{name} is right in {100 * (1 - frac):.0f}% of the entries but wrong in the rest: "
+        return "partly-wrong", (f"{name} is right in {100 * (1 - frac):.0f}% of the entries but wrong in the rest: "
                 "look for a missing case (a mask, a branch for negative inputs, a tie, the border).")
-    return None
+    return "differs", None
+
+
+def diagnose(candidate, expected, name: str = "grad", batch_size: int | None = None,
+             tol: float = 1e-6) -> str | None:
+    """The likely bug in one sentence (see `diagnose_with_code`), or None when nothing specific fits."""
+    return diagnose_with_code(candidate, expected, name, batch_size, tol)[1]
+
+
+#: Every code `diagnose_with_code` gives, with what it means. The course kit's catalogue
+#: (`backprop_lab.coursekit.checking.diagnoses`) adds the exercise-specific ones.
+DIAGNOSES = {
+    "missing-return": "the function returned None (a missing `return`)",
+    "not-an-array": "the value is not a numeric array",
+    "transposed": "the gradient is transposed (shape reversed): the factors of a matrix product are swapped",
+    "batch-not-summed": "per-example gradients were not summed over the batch axis",
+    "batch-not-averaged": "per-example values were not averaged over the batch axis",
+    "extra-axis": "an extra leading axis (a batch axis not reduced)",
+    "wrong-shape-reshape": "the right values in the wrong shape",
+    "wrong-shape": "the wrong shape",
+    "not-finite": "NaN or inf values: an overflow or a division by zero",
+    "all-zeros": "all zeros: the gradient was never written or accumulated",
+    "wrong-sign": "the sign is flipped",
+    "factor-of-N": "too large by the batch size N: the mean over the batch was not taken",
+    "divided-by-N-twice": "too small by the batch size N: divided by N once too often",
+    "wrong-sign-factor-of-N": "the sign is flipped and the value is N times too large",
+    "factor-of-2": "twice the expected value",
+    "missing-factor-2": "half the expected value (a missing factor of 2)",
+    "constant-factor": "off by a constant factor",
+    "transposed-square": "transposed (a square matrix, so only the values show it)",
+    "partly-wrong": "right in most entries but wrong in a few (a missing case: mask, branch, tie, border)",
+    "differs": "differs from the expected value; no specific cause recognised",
+}
 
 
 def check_close(candidate, expected, name: str = "dx", against: str = "reference",
@@ -273,16 +327,19 @@ def check_close(candidate, expected, name: str = "dx", against: str = "reference
     if tol is None:
         dtype = getattr(expected, "dtype", np.float64)
         tol = _tol(dtype, "numeric" if against == "numeric" else "exact")
-    fail = lambda d: CheckResult(name, False, np.inf, None, against, d, tol)  # noqa: E731
+    def fail(code_and_text):
+        code, text = code_and_text
+        return CheckResult(name, False, np.inf, None, against, text, tol, code)
+
     if candidate is None:
-        return fail(diagnose(None, expected, name))
+        return fail(diagnose_with_code(None, expected, name))
     try:
         c = np.asarray(candidate, dtype=np.float64)
     except (TypeError, ValueError):
-        return fail(f"{name} is not a numeric array (got {type(candidate).__name__}).")
+        return fail(("not-an-array", f"{name} is not a numeric array (got {type(candidate).__name__})."))
     e = np.asarray(expected, dtype=np.float64)
     if c.shape != e.shape or not np.all(np.isfinite(c)):
-        return fail(diagnose(c, e, name, batch_size, tol))
+        return fail(diagnose_with_code(c, e, name, batch_size, tol))
     if mask is not None:
         keep = np.broadcast_to(np.asarray(mask, dtype=bool), e.shape)
         c, e = np.where(keep, c, 0.0), np.where(keep, e, 0.0)
@@ -291,8 +348,8 @@ def check_close(candidate, expected, name: str = "dx", against: str = "reference
     if c.size:
         worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(c - e)), c.shape))
     passed = bool(err <= tol)
-    diagnosis = None if passed else diagnose(c, e, name, batch_size, tol)
-    return CheckResult(name, passed, err, worst, against, diagnosis, tol)
+    code, diagnosis = (None, None) if passed else diagnose_with_code(c, e, name, batch_size, tol)
+    return CheckResult(name, passed, err, worst, against, diagnosis, tol, code)
 
 
 def check_gradient(candidate, name: str = "dx", numeric=None, reference=None, torch=None,

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 
 def use_threads(n: int = 1) -> None:
-    """Limit numpy's BLAS (via threadpoolctl) and torch (if imported or installed) to `n` threads."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(n)
+    """Limit numpy's BLAS (via threadpoolctl, where installed) and torch (where installed) to `n` threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a numpy-only install: BLAS keeps its default threads
+        pass
+    else:
+        threadpool_limits(n)
     try:
         import torch
-    except ImportError:  # pragma: no cover - torch is a dependency, but the library works without it
+    except ImportError:  # the library works without torch
         return
     torch.set_num_threads(n)

@@ -110,7 +110,7 @@ def layout_graph(root, sweeps=8):
         order = range(n_cols) if sweep % 2 == 0 else range(n_cols - 1, -1, -1)
         for k in order:
 
-            def key(item):
+            def key(item, nbrs=nbrs):
                 near = nbrs[item]
                 return sum(y[u] for u in near) / len(near) if near else y[item]
 

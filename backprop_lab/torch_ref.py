@@ -12,10 +12,15 @@ with `copy_weights`. This is the only module of the package that imports torch a
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError as exc:  # the library half runs on numpy alone; only the twins need torch
+    raise ImportError("backprop_lab.torch_ref needs PyTorch, which is not installed: "
+                      "pip install 'backprop_lab[torch]' (or any torch >= 2.1)") from exc
 
 from . import nn
 from .gradcheck import TOL, CheckResult, check_close

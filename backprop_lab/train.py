@@ -17,15 +17,16 @@ float64 their loss curves agree to rounding. One epoch of either loop::
         optimizer.step()
     scheduler.step()                                   # once per epoch
 
-`backprop_lab.demo.demo()` is what ``backprop-lab train`` runs: the small CNN on the digits, numpy vs torch.
+``backprop-lab digits-demo`` (`backprop_lab.coursekit.digits_demo`) uses these: the small CNN on the digits,
+numpy beside torch.
 """
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -129,11 +130,13 @@ def _progress_bar(epochs: int, progress: bool, desc: str):
         return _NoBar(range(epochs))
     try:
         from tqdm.auto import tqdm
-        # disable=None: tqdm turns itself off on a non-TTY stream (and stays on in notebooks)
-        return tqdm(range(epochs), desc=desc, unit="epoch", disable=None, dynamic_ncols=True)
-    except ImportError:  # e.g. Jupyter without ipywidgets: fall back to the text bar
-        from tqdm.std import tqdm
-        return tqdm(range(epochs), desc=desc, unit="epoch", disable=None, dynamic_ncols=True)
+    except ImportError:  # tqdm is not installed (numpy-only install), or Jupyter lacks ipywidgets
+        try:
+            from tqdm.std import tqdm
+        except ImportError:
+            return _NoBar(range(epochs))
+    # disable=None: tqdm turns itself off on a non-TTY stream (and stays on in notebooks)
+    return tqdm(range(epochs), desc=desc, unit="epoch", disable=None, dynamic_ncols=True)
 
 
 class _NoBar:

@@ -1,6 +1,6 @@
 """Helpers for tests/test_browser.py: a throw-away JupyterLab server and a few Playwright steps.
 
-The server is started from `backprop_lab.lab.lab_command` (the course's own launcher) on a temporary
+The server is started from `backprop_lab.coursekit.lab.lab_command` (the course's own launcher) on a temporary
 copy of the course, so running notebooks and nbgrader's Validate (which saves the notebook) never
 write into the working tree. It is stopped through its own process group, never by name.
 """
@@ -82,7 +82,7 @@ class LabServer:
     """
 
     def __init__(self, root: Path, log_path: Path):
-        from backprop_lab.lab import lab_command
+        from backprop_lab.coursekit.lab import lab_command
 
         self.root = root
         self.port = free_port()

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from nbgrader.preprocessors import ClearSolutions
 
-from backprop_lab.checking import LocalRunner, exercises_in, get_exercise, run_exercise
-from backprop_lab.grading import selfcheck
-from backprop_lab.grading.sandbox import SandboxRunner
+from backprop_lab.coursekit.checking import LocalRunner, exercises_in, get_exercise, run_exercise
+from backprop_lab.coursekit.grading import selfcheck
+from backprop_lab.coursekit.grading.sandbox import SandboxRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 

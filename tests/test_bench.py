@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from backprop_lab import bench
+from backprop_lab.coursekit import bench
 
 
 def test_timeit_reports_the_median_of_one_call():
@@ -34,7 +34,7 @@ def test_peak_memory_of_the_fast_conv_is_within_3x_of_torch():
 
 @pytest.mark.slow
 def test_full_benchmark_runs_and_prints_json():
-    proc = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "bench", "--json", "--quick"],
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "bench", "--json", "--quick"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)

@@ -1,6 +1,6 @@
 """The course as a learner and an instructor see it: JupyterLab in Chromium, driven by Playwright.
 
-One JupyterLab server (started through `backprop_lab.lab.lab_command`, on a free localhost port, with
+One JupyterLab server (started through `backprop_lab.coursekit.lab.lab_command`, on a free localhost port, with
 temporary settings and workspace directories) serves a temporary copy of solutions/, course/ and
 autograder/nbgrader_config.py, so nothing is written into the working tree. For each notebook below:
 

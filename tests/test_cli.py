@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lab.cli import build_parser, main
-from backprop_lab.course import CourseError
-from backprop_lab.lab import lab_command
+from backprop_lab.coursekit.cli import build_parser, main
+from backprop_lab.coursekit.lab import lab_command
+from backprop_lab.coursekit.release import CourseError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,9 +26,9 @@ def course(tmp_path):
 def test_help_explains_each_step():
     text = build_parser().format_help()
     for command in ("release", "collect", "autograde", "feedback", "export", "check", "lab", "progress",
-                    "bench", "train"):
+                    "bench", "digits-demo"):
         assert command in text
-    proc = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "autograde", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "autograde", "--help"],
                           capture_output=True, text=True)
     assert "--workers" in proc.stdout and "--scheduler" in proc.stdout
 

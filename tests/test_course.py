@@ -7,9 +7,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_lab.checking.api import get_exercise
-from backprop_lab.course import generate_release
-from backprop_lab.grading.selfcheck import exercise_keys
+from backprop_lab.coursekit.checking import get_exercise
+from backprop_lab.coursekit.grading.selfcheck import exercise_keys
+from backprop_lab.coursekit.release import generate_release
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))

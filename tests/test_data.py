@@ -6,11 +6,21 @@ import pytest
 
 from backprop_lab import data
 from backprop_lab.data import (
-    add_noise, digits_split, load_digits, make_circles, make_moons, make_regression_curve,
-    make_spirals, make_xor, minibatches, random_flip, random_shift, shift, train_test_split,
+    add_noise,
+    digits_split,
+    load_digits,
+    make_circles,
+    make_moons,
+    make_regression_curve,
+    make_spirals,
+    make_xor,
+    minibatches,
+    random_flip,
+    random_shift,
+    shift,
+    train_test_split,
     xor_truth_table,
 )
-
 
 # --- digits --------------------------------------------------------------------------------
 
@@ -199,7 +209,7 @@ def test_minibatches_drop_last_and_no_shuffle():
 
 def test_minibatches_seed_and_rng_are_reproducible():
     X, y = np.arange(50.0), np.arange(50)
-    order = lambda it: np.concatenate([yb for _, yb in it])  # noqa: E731
+    order = lambda it: np.concatenate([yb for _, yb in it])
     np.testing.assert_array_equal(order(minibatches(X, y, 8, seed=4)), order(minibatches(X, y, 8, seed=4)))
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
     epoch1 = order(minibatches(X, y, 8, rng=rng_a))

@@ -5,12 +5,12 @@ The reference solution, the release stub and the self-checks of every notebook: 
 """
 import numpy as np
 import pytest
+from exercise_kit import assert_exercises, edit, report, solution_cells
 
-from backprop_lab.checking.probes import value_program
-from backprop_lab.exercises import ex02_computational_graph as ex02
+from backprop_lab.coursekit.checking.probes import value_program
+from backprop_lab.coursekit.exercises import ex02_computational_graph as ex02
 from backprop_lab.gradcheck import rel_error
 from backprop_lab.scalar import Value as RefValue
-from exercise_kit import assert_exercises, edit, report, solution_cells
 
 SOLUTION = solution_cells("02_computational_graph")
 KEYS = ("02.local_rules", "02.backward", "02.xor")

@@ -3,9 +3,10 @@ report that names the bug; the release keeps the given code.
 
 The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
-from backprop_lab.checking import get_exercise, run_exercise
-from backprop_lab.grading.sandbox import SandboxRunner
 from exercise_kit import assert_exercises, edit, failed, namespace, report, solution_cells, stub
+
+from backprop_lab.coursekit.checking import get_exercise, run_exercise
+from backprop_lab.coursekit.grading.sandbox import SandboxRunner
 
 SOLUTION = solution_cells("04_training_an_mlp")
 KEYS = ["04.mlp", "04.sgd", "04.train_step", "04.l2_penalty", "04.dropout"]

@@ -5,10 +5,10 @@ the bug, in process and in the grading sandbox.
 The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
 import pytest
-
-from backprop_lab.checking import get_exercise, run_exercise
-from backprop_lab.grading.sandbox import SandboxRunner
 from exercise_kit import assert_exercises, edit, failed, report, solution_cells
+
+from backprop_lab.coursekit.checking import get_exercise, run_exercise
+from backprop_lab.coursekit.grading.sandbox import SandboxRunner
 
 SOLUTION = solution_cells("05_optimizers")
 KEYS = ["05.sgd_momentum", "05.adaptive", "05.adam", "05.adamw", "05.schedules"]

@@ -5,7 +5,7 @@ Exercises: each known bug loses exactly the points of the checks it should fail,
 names it, in process and in the grading sandbox. (The reference solution, the release stub and the
 self-checks of every notebook: tests/test_exercises.py.)
 
-Measurements (`backprop_lab.experiments.gradient_flow`, the function the notebook calls): every
+Measurements (`backprop_lab.coursekit.experiments.gradient_flow`, the function the notebook calls): every
 bound below is derived in a comment, from the mean-field argument of the notebook (weights
 independent of the signals they multiply at initialization), with a margin for the finite width.
 """
@@ -14,10 +14,14 @@ import math
 
 import numpy as np
 import pytest
+from exercise_kit import (
+    assert_bug_loses_exactly,
+    assert_bugs_lose_exactly_in_the_sandbox,
+    assert_exercises,
+    solution_cells,
+)
 
-from backprop_lab.experiments import gradient_flow
-from exercise_kit import (assert_bug_loses_exactly, assert_bugs_lose_exactly_in_the_sandbox, assert_exercises,
-                          solution_cells)
+from backprop_lab.coursekit.experiments import gradient_flow
 
 SOLUTION = solution_cells("06_vanishing_exploding")
 KEYS = ["06.init", "06.batchnorm", "06.batchnorm_eval", "06.clip"]

@@ -4,9 +4,12 @@ of the checks it should fail, with a report that names it, in process and in the
 The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
 import pytest
-
-from exercise_kit import (assert_bug_loses_exactly, assert_bugs_lose_exactly_in_the_sandbox, assert_exercises,
-                          solution_cells)
+from exercise_kit import (
+    assert_bug_loses_exactly,
+    assert_bugs_lose_exactly_in_the_sandbox,
+    assert_exercises,
+    solution_cells,
+)
 
 SOLUTION = solution_cells("07_convolutions")
 KEYS = ["07.conv_naive", "07.maxpool", "07.conv_fast"]

@@ -6,9 +6,13 @@ The reference solution, the release stub and the self-checks of every notebook: 
 """
 import numpy as np
 import pytest
-
-from exercise_kit import (assert_bug_loses_exactly, assert_bugs_lose_exactly_in_the_sandbox, assert_exercises,
-                          assert_full_points_quickly_in_the_sandbox, solution_cells)
+from exercise_kit import (
+    assert_bug_loses_exactly,
+    assert_bugs_lose_exactly_in_the_sandbox,
+    assert_exercises,
+    assert_full_points_quickly_in_the_sandbox,
+    solution_cells,
+)
 
 SOLUTION = solution_cells("09_autoencoder")
 KEYS = ["09.loss", "09.autoencoder"]

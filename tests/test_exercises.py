@@ -6,11 +6,11 @@ Per-notebook files (tests/test_exNN.py) add the deliberately broken variants and
 the helpers they share with this file are in tests/exercise_kit.py.
 """
 import pytest
-
-from backprop_lab.checking import LocalRunner, check, get_exercise, run_exercise
-from backprop_lab.grading.sandbox import SandboxRunner
-from backprop_lab.grading.selfcheck import exercise_keys
 from exercise_kit import ROOT, namespace, notebook, solution_cells, stub
+
+from backprop_lab.coursekit.checking import LocalRunner, check, get_exercise, run_exercise
+from backprop_lab.coursekit.grading.sandbox import SandboxRunner
+from backprop_lab.coursekit.grading.selfcheck import exercise_keys
 
 NOTEBOOKS = sorted(p.parent.name for p in (ROOT / "solutions").glob("*/*.ipynb"))
 CASES = [(name, key) for name in NOTEBOOKS for key in exercise_keys(notebook(name))]

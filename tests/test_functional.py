@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import backprop_lab.functional as F
-from backprop_lab.functional.registry import OPS, check_op, run_numpy
 from backprop_lab.gradcheck import numeric_gradient, rel_error
+from backprop_lab.testing import OPS, check_op, run_numpy
 
 TOL_TORCH, TOL_NUMERIC = 1e-10, 1e-6
 SEEDS = (0, 1, 2)

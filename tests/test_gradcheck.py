@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from backprop_lab.gradcheck import (check_close, check_gradient, default_eps, diagnose,
-                                    numeric_gradient, rel_error)
+from backprop_lab.gradcheck import check_close, check_gradient, default_eps, diagnose, numeric_gradient, rel_error
 
 
 def _linear_grads(rng, n=7, d=5, m=3):

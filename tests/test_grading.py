@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_lab.grading.workflow import collect, export_csv, feedback, scores
+from backprop_lab.coursekit.grading.workflow import collect, export_csv, feedback, scores
 
 pytestmark = pytest.mark.grading
 
@@ -96,7 +96,8 @@ def _adversarial():
                           lambda s: s.replace("h = math.tanh", "import os; os._exit(0)\n    h = math.tanh")),
                      FULL - 4.0)
     subs["segfault"] = (_set(_solution_nb(), "numerical_gradient",
-                             lambda s: s.replace("grad = np.zeros_like", "import faulthandler; faulthandler._sigsegv()\n"
+                             lambda s: s.replace("grad = np.zeros_like",
+                                                 "import faulthandler; faulthandler._sigsegv()\n"
                                                  "    grad = np.zeros_like")), FULL - 4.0)
     # Test cells edited or deleted; fake outputs; points and metadata tampered.
     nb = _release_nb()
@@ -141,7 +142,7 @@ def graded(tmp_path_factory):
     (inbox / "notes.txt").write_text("not a notebook")
     report = collect(root, inbox)
     originals = {p: p.read_bytes() for p in (root / "autograder" / "submitted").rglob("*.ipynb")}
-    proc = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "autograde", A, "--workers", "2"],
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "autograde", A, "--workers", "2"],
                           cwd=root, capture_output=True, text=True, timeout=900)
     return root, report, expected, originals, proc
 
@@ -175,7 +176,7 @@ def test_invalid_notebook_is_reported_not_fatal(graded):
 def test_regrading_is_idempotent(graded):
     root = graded[0]
     before = export_csv(root, assignment=A)
-    proc = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "autograde", A, "--student", "wrongdw1",
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "autograde", A, "--student", "wrongdw1",
                            "--student", "importref"], cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert export_csv(root, assignment=A) == before
@@ -203,7 +204,7 @@ def test_feedback_teaches_and_leaks_nothing(graded):
 def test_export_has_a_column_per_exercise_and_the_total(graded):
     root = graded[0]
     out = root / "scores.csv"
-    proc = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "export", "--csv", str(out)], cwd=root,
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "export", "--csv", str(out)], cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     header, *rows = out.read_text().splitlines()
@@ -214,7 +215,7 @@ def test_export_has_a_column_per_exercise_and_the_total(graded):
 
 def test_cli_errors_name_the_problem_and_the_fix(graded):
     root = graded[0]
-    run = lambda *a: subprocess.run([sys.executable, "-m", "backprop_lab.cli", *a], cwd=root,  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", *a], cwd=root,
                                     capture_output=True, text=True, timeout=300)
     bad = run("autograde", "99_nope")
     assert bad.returncode == 2 and "no assignment '99_nope'" in bad.stderr and "01_chain_rule" in bad.stderr
@@ -227,12 +228,15 @@ def test_cli_errors_name_the_problem_and_the_fix(graded):
     assert broken.returncode == 2 and "not a readable notebook" in broken.stderr
 
 
+CLI = [sys.executable, "-m", "backprop_lab.coursekit.cli"]
+
+
 def test_learner_check_runs_visible_checks_out_of_process(graded):
     root = graded[0]
-    sol = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "check", str(root / "solutions" / A / f"{A}.ipynb")],
+    sol = subprocess.run([*CLI, "check", str(root / "solutions" / A / f"{A}.ipynb")],
                          capture_output=True, text=True, timeout=300)
     assert sol.returncode == 0 and "visible checks: 5 / 5 points" in sol.stdout, sol.stdout
-    rel = subprocess.run([sys.executable, "-m", "backprop_lab.cli", "check", str(root / "course" / A / f"{A}.ipynb")],
+    rel = subprocess.run([*CLI, "check", str(root / "course" / A / f"{A}.ipynb")],
                          capture_output=True, text=True, timeout=300)
     assert rel.returncode == 1 and "not attempted yet" in rel.stdout and "visible checks: 0 / 5" in rel.stdout
     json.dumps(rel.stdout)  # printable

@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_lab.checking.api import get_exercise
-from backprop_lab.grading.selfcheck import exercise_keys
-from backprop_lab.grading.workflow import autograde, scores
+from backprop_lab.coursekit.checking import get_exercise
+from backprop_lab.coursekit.grading.selfcheck import exercise_keys
+from backprop_lab.coursekit.grading.workflow import autograde, scores
 
 pytestmark = pytest.mark.grading
 

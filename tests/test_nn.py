@@ -213,10 +213,10 @@ def test_calculate_gain_matches_torch(nl, param):
 
 @pytest.mark.parametrize("shape", [(3, 5), (7, 2), (4, 3, 3, 3), (8, 1, 5, 5), (2, 3, 4, 5, 6)])
 def test_fan_in_fan_out_match_torch(shape):
-    assert init._calculate_fan_in_and_fan_out(np.empty(shape)) == \
+    assert init.calculate_fan_in_and_fan_out(np.empty(shape)) == \
         torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
     with pytest.raises(ValueError):
-        init._calculate_fan_in_and_fan_out(np.empty(3))
+        init.calculate_fan_in_and_fan_out(np.empty(3))
 
 
 def _scale_of(values, unit):

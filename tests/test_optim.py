@@ -12,12 +12,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.optim import lr_scheduler as torch_sched
 
 from backprop_lab import optim
 from backprop_lab.gradcheck import rel_error
 from backprop_lab.nn.parameter import Parameter
 from backprop_lab.optim import lr_scheduler as our_sched
-from torch.optim import lr_scheduler as torch_sched
 
 TOL = 1e-12
 SHAPES = [(3, 4), (5,), ()]  # a matrix, a vector and a 0-d scalar parameter

@@ -3,18 +3,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.collections import PathCollection  # noqa: E402
-from matplotlib.contour import ContourSet  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.collections import PathCollection
+from matplotlib.contour import ContourSet
+from matplotlib.image import AxesImage
 
-from backprop_lab import functional as F  # noqa: E402
-from backprop_lab import nn, plots  # noqa: E402
-from backprop_lab.torch_ref import to_torch  # noqa: E402
-from backprop_lab.train import History  # noqa: E402
+from backprop_lab import functional as F
+from backprop_lab import nn, plots
+from backprop_lab.torch_ref import to_torch
+from backprop_lab.train import History
 
 
 @pytest.fixture(autouse=True)

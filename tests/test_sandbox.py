@@ -7,11 +7,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from backprop_lab.checking import core
-from backprop_lab.checking.api import get_exercise
-from backprop_lab.checking.core import run_exercise
-from backprop_lab.grading.sandbox import SandboxRunner
-from backprop_lab.grading.selfcheck import solution_cells
+from backprop_lab.coursekit.checking import core, get_exercise
+from backprop_lab.coursekit.checking.core import run_exercise
+from backprop_lab.coursekit.grading.sandbox import SandboxRunner
+from backprop_lab.coursekit.grading.selfcheck import solution_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lab.grading.demo import make_class
-from backprop_lab.grading.workflow import _warm_imports, autograde, collect, ensure_in_gradebook
+from backprop_lab.coursekit.grading.demo_class import make_class
+from backprop_lab.coursekit.grading.workflow import autograde, collect, ensure_in_gradebook, warm_imports
 
 pytestmark = [pytest.mark.slow, pytest.mark.grading]
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def test_two_workers_grade_a_class_at_least_1_7x_faster(tmp_path):
     """
     root = _course(tmp_path / "course")
     start = time.perf_counter()
-    _warm_imports()
+    warm_imports()
     ensure_in_gradebook(root, A)
     print(f"one-off start-up (imports, gradebook): {time.perf_counter() - start:.1f} s")
     timings = {}

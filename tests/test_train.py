@@ -216,9 +216,9 @@ def test_torch_fit_default_optimizer_and_mse():
     assert h_t.label == "torch" and h_t.train_acc == []
 
 
-# ---- the demo: what `backprop-lab train` runs -------------------------------------------------
+# ---- the demo: what `backprop-lab digits-demo` runs -------------------------------------------------
 def test_demo_cnn_reaches_97_percent_and_matches_torch(capsys):
-    from backprop_lab.demo import demo
+    from backprop_lab.coursekit.digits_demo import demo
 
     result = demo(epochs=15, compare_torch=True, progress=False)
     printed = capsys.readouterr().out

@@ -20,6 +20,8 @@ from importlib import resources
 
 import numpy as np
 
+from .toy import make_circles, make_moons, make_regression_curve, make_spirals, make_xor, xor_truth_table
+
 __all__ = [
     "load_digits", "train_test_split", "digits_split",
     "make_spirals", "make_moons", "make_xor", "xor_truth_table", "make_circles", "make_regression_curve",
@@ -129,10 +131,6 @@ def digits_split(flatten=False, test_size=0.2, seed=0, dtype=np.float64):
     """
     X, y = load_digits(flatten=flatten, dtype=dtype)
     return train_test_split(X, y, test_size=test_size, seed=seed, stratify=True)
-
-
-from .toy import (make_circles, make_moons, make_regression_curve, make_spirals,  # noqa: E402
-                  make_xor, xor_truth_table)
 
 
 # --- minibatches ---------------------------------------------------------------------------------

@@ -7,16 +7,29 @@ and an input maker, for tests, notebooks and the grader.
 Shape letters (the same in every docstring): N batch, D features, C channels, H/W height/width,
 F filters, KH/KW kernel height/width, Ho/Wo output height/width.
 """
-from .activations import (leaky_relu_backward, leaky_relu_forward, relu_backward, relu_forward,
-                          sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
+from .activations import (
+                          leaky_relu_backward,
+                          leaky_relu_forward,
+                          relu_backward,
+                          relu_forward,
+                          sigmoid_backward,
+                          sigmoid_forward,
+                          tanh_backward,
+                          tanh_forward,
+)
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .conv import conv2d_backward, conv2d_backward_naive, conv2d_forward, conv2d_forward_naive
 from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
-from .losses import (binary_cross_entropy_with_logits, l1_penalty, l2_penalty, mse_loss,
-                     softmax_cross_entropy)
-from .pool import (avgpool2d_backward, avgpool2d_forward, flatten_backward, flatten_forward,
-                   maxpool2d_backward, maxpool2d_forward)
+from .losses import binary_cross_entropy_with_logits, l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
+from .pool import (
+                          avgpool2d_backward,
+                          avgpool2d_forward,
+                          flatten_backward,
+                          flatten_forward,
+                          maxpool2d_backward,
+                          maxpool2d_forward,
+)
 
 __all__ = [
     "linear_forward", "linear_backward",

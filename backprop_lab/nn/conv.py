@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .layers import _data, reset_like_torch
+from .layers import reset_like_torch
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, data_or_none
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
 
@@ -57,7 +57,7 @@ class Conv2d(Module):
         reset_like_torch(self, rng)
 
     def forward(self, x):
-        out, self._cache = F.conv2d_forward(x, self.weight.data, _data(self.bias),
+        out, self._cache = F.conv2d_forward(x, self.weight.data, data_or_none(self.bias),
                                             stride=self.stride, padding=self.padding)
         return out
 

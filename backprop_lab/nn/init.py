@@ -23,7 +23,7 @@ import numpy as np
 from .parameter import Parameter
 
 __all__ = [
-    "as_rng", "calculate_gain", "_calculate_fan_in_and_fan_out", "uniform_", "normal_",
+    "as_rng", "calculate_gain", "calculate_fan_in_and_fan_out", "uniform_", "normal_",
     "constant_", "zeros_", "ones_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
     "kaiming_normal_",
 ]
@@ -72,7 +72,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def _calculate_fan_in_and_fan_out(t) -> tuple[int, int]:
+def calculate_fan_in_and_fan_out(t) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight, laid out like torch's.
 
     Linear (out, in): fan_in = in, fan_out = out. Conv (F, C, KH, KW): each output sums over
@@ -89,7 +89,7 @@ def _calculate_correct_fan(t, mode: str) -> int:
     mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     return fan_in if mode == "fan_in" else fan_out
 
 
@@ -125,7 +125,7 @@ def ones_(t):
 
 def xavier_uniform_(t, gain: float = 1.0, rng=None):
     """Glorot uniform: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
     return uniform_(t, -bound, bound, rng)
@@ -133,7 +133,7 @@ def xavier_uniform_(t, gain: float = 1.0, rng=None):
 
 def xavier_normal_(t, gain: float = 1.0, rng=None):
     """Glorot normal: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(t)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     return normal_(t, 0.0, std, rng)
 

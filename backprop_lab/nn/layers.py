@@ -13,7 +13,7 @@ import numpy as np
 from .. import functional as F
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, data_or_none
 
 __all__ = ["Linear", "Flatten", "Dropout", "Residual"]
 
@@ -49,7 +49,7 @@ class Linear(Module):
         reset_like_torch(self, rng)
 
     def forward(self, x):
-        out, self._cache = F.linear_forward(x, self.weight.data, _data(self.bias))
+        out, self._cache = F.linear_forward(x, self.weight.data, data_or_none(self.bias))
         return out
 
     def backward(self, dout):
@@ -70,13 +70,9 @@ def reset_like_torch(layer: Module, rng=None) -> None:
     rng = init.as_rng(rng)
     init.kaiming_uniform_(layer.weight, a=math.sqrt(5), rng=rng)
     if layer.bias is not None:
-        fan_in, _ = init._calculate_fan_in_and_fan_out(layer.weight)
+        fan_in, _ = init.calculate_fan_in_and_fan_out(layer.weight)
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(layer.bias, -bound, bound, rng=rng)
-
-
-def _data(p: Parameter | None):
-    return None if p is None else p.data
 
 
 class Flatten(Module):

@@ -13,7 +13,8 @@ or run forward/backward in pairs. Every backward *adds* its parameter gradients 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 

@@ -38,3 +38,8 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def data_or_none(p: Parameter | None):
+    """The array of an optional parameter (a layer built with ``bias=False`` has ``bias = None``)."""
+    return None if p is None else p.data

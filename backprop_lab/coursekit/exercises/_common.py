@@ -1,0 +1,60 @@
+"""Building blocks for exercise checks: torch twins and reference comparisons in one call."""
+from __future__ import annotations
+
+import numpy as np
+
+from backprop_lab.gradcheck import CheckResult, check_gradient, rel_error
+
+
+def torch_grads(fn, inputs: dict, wrt, dout=None):
+    """Run ``fn(**tensors)`` in torch float64 and backprop `dout` (ones for a scalar).
+
+    Args:
+        fn: a function of torch tensors returning one tensor.
+        inputs: name -> numpy array or number.
+        wrt: names of the inputs to differentiate.
+        dout: upstream gradient (shape of the output); None means ones.
+
+    Returns:
+        (out as numpy, {name: grad as numpy}).
+    """
+    import torch
+
+    tensors = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=k in wrt)
+               for k, v in inputs.items()}
+    out = fn(**tensors)
+    seed = torch.ones_like(out) if dout is None else torch.tensor(np.asarray(dout, dtype=np.float64))
+    out.backward(seed)
+    return out.detach().numpy(), {k: tensors[k].grad.numpy() for k in wrt}
+
+
+def compare(candidate, name: str, reference, torch_value, batch_size=None, tol=None):
+    """One `CheckResult` for `candidate` against the reference and torch."""
+    return check_gradient(candidate, name=name, reference=np.asarray(reference, dtype=np.float64),
+                          torch=np.asarray(torch_value, dtype=np.float64), batch_size=batch_size, tol=tol)
+
+
+def malformed(name: str, message: str) -> CheckResult:
+    """A failure for a return value that is not of the form asked for (nothing to compare)."""
+    return CheckResult(name, False, np.inf, against="the form asked for", diagnosis=message, code="malformed")
+
+
+def size(rng, low: int, high: int) -> int:
+    """A random size in [low, high], both ends included."""
+    return int(rng.integers(low, high, endpoint=True))
+
+
+def close(a, b, tol: float = 1e-8) -> bool:
+    """Same shape, finite, and within `tol` normwise relative error."""
+    return np.shape(a) == np.shape(b) and bool(np.all(np.isfinite(a))) and rel_error(a, b) <= tol
+
+
+def module_grads(model, names: dict, params: dict, x, dout):
+    """Load `params` (exercise names -> arrays) into a library `model` through `names` (exercise
+    name -> state_dict key), run forward and backward with `dout`; return (out, {name: grad})."""
+    model.load_state_dict({names[k]: v for k, v in params.items()})
+    model.zero_grad()
+    out = model(x)
+    model.backward(dout)
+    named = dict(model.named_parameters())
+    return out, {k: named[names[k]].grad for k in names}
