@@ -10,7 +10,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from backprop_lab.coursekit.grading.workflow import collect, export_csv, feedback, scores
+from backprop_lab.coursekit.grading.collect import collect
+from backprop_lab.coursekit.grading.export import export_csv, scores
+from backprop_lab.coursekit.grading.feedback import feedback
 
 pytestmark = pytest.mark.grading
 

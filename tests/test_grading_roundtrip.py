@@ -9,8 +9,9 @@ import nbformat
 import pytest
 
 from backprop_lab.coursekit.checking import get_exercise
+from backprop_lab.coursekit.grading.autograde import autograde
+from backprop_lab.coursekit.grading.export import scores
 from backprop_lab.coursekit.grading.selfcheck import exercise_keys
-from backprop_lab.coursekit.grading.workflow import autograde, scores
 
 pytestmark = pytest.mark.grading
 

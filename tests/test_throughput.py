@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from backprop_lab.coursekit.grading.autograde import autograde, ensure_in_gradebook, warm_imports
+from backprop_lab.coursekit.grading.collect import collect
 from backprop_lab.coursekit.grading.demo_class import make_class
-from backprop_lab.coursekit.grading.workflow import autograde, collect, ensure_in_gradebook, warm_imports
 
 pytestmark = [pytest.mark.slow, pytest.mark.grading]
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,7 +40,7 @@ def cmd_release(args):
 
 
 def cmd_collect(args):
-    from .grading.workflow import collect
+    from .grading.collect import collect
 
     rep = collect(_root(args), args.path, args.assignment)
     for student, assignment, dest in rep.imported:
@@ -53,7 +53,8 @@ def cmd_collect(args):
 
 
 def cmd_autograde(args):
-    from .grading.workflow import autograde, scores
+    from .grading.autograde import autograde
+    from .grading.export import scores
 
     root = _root(args)
     results = autograde(root, args.assignment, args.student or None, workers=args.workers,
@@ -71,14 +72,14 @@ def cmd_autograde(args):
 
 
 def cmd_feedback(args):
-    from .grading.workflow import feedback
+    from .grading.feedback import feedback
 
     for path in feedback(_root(args), args.assignment):
         print(f"wrote {path}")
 
 
 def cmd_export(args):
-    from .grading.workflow import export_csv
+    from .grading.export import export_csv
 
     text = export_csv(_root(args), args.csv, args.assignment)
     if args.csv:

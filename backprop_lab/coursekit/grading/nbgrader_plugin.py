@@ -29,6 +29,7 @@ from traitlets import Float, Unicode
 
 from ..checking.core import run_exercise
 from ..checking.registry import get_exercise
+from .records import new_record, write_record
 from .sandbox import SandboxRunner
 
 KEY_PATTERN = re.compile(r"""grade\(\s*["']([\w.\-]+)["']""")
@@ -43,6 +44,11 @@ def exercise_key(source: str) -> str | None:
 def grading_seed(secret: bytes, *parts: str) -> int:
     digest = hmac.new(secret, "/".join(parts).encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+def course_root(db_url: str) -> str:
+    """The course root of a gradebook URL (``sqlite:////course/autograder/gradebook.db`` -> ``/course``)."""
+    return os.path.dirname(os.path.dirname(db_url.split("sqlite:///", 1)[-1]))
 
 
 def load_secret(path: str) -> bytes:
@@ -85,6 +91,7 @@ class HonestAutograde(NbGraderPreprocessor):
                          if gid in solution_ids and gid in by_id and by_id[gid].cell_type == "code"]
 
         secret = load_secret(self.secret_file or os.path.join(os.getcwd(), "autograder", ".grading_secret"))
+        record = new_record(info["assignment"], info["student"])
         runner = SandboxRunner(student_cells, timeout=self.timeout)
         try:
             for gid, (max_score, cell_type) in grade_cells.items():
@@ -94,10 +101,14 @@ class HonestAutograde(NbGraderPreprocessor):
                 cell = by_id.get(gid)
                 if cell is None:  # deleted: nbgrader's OverwriteCells(add_missing_cells) re-adds it
                     continue
-                self._grade_cell(cell, gid, key, float(max_score), runner, secret, info)
+                report = self._grade_cell(cell, gid, key, float(max_score), runner, secret, info)
+                if report is not None:
+                    record["exercises"].append({"cell": gid, **report.to_dict()})
         finally:
             notes = list(runner.notes)
             runner.close()
+        record["notes"] = notes
+        write_record(course_root(info["db_url"]), record)
         if notes:
             self.log.info("grading notes for %s: %s", info.get("student"), notes)
         resources.setdefault("backprop_lab", {})["notes"] = notes
@@ -111,7 +122,7 @@ class HonestAutograde(NbGraderPreprocessor):
             exercise = get_exercise(key)
         except KeyError as exc:
             cell.outputs = [new_output("error", ename="GradingError", evalue=str(exc), traceback=[])]
-            return
+            return None
         seed = grading_seed(secret, info["assignment"], info["student"], key)
         report = run_exercise(exercise, runner, hidden=True, seed=seed)
         earned = report.earned * (max_score / report.points if report.points else 0.0)
@@ -126,3 +137,4 @@ class HonestAutograde(NbGraderPreprocessor):
             cell.outputs.append(new_output("execute_result", data={"text/plain": f"{round(earned, 6)}"},
                                            execution_count=None))
         cell.execution_count = None
+        return report
