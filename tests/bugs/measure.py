@@ -15,8 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bugs import load  # noqa: E402 - after the path insert above
-from exercise_kit import edit, report, solution_cells  # noqa: E402 - after the path insert above
+from exercise_kit import edit, report, solution_cells
+
+from bugs import load
 
 VAGUE = {"differs", "constant-factor", "partly-wrong", None}
 
