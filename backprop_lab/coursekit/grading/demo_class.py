@@ -201,11 +201,12 @@ def cast(assignment: str, n: int, ids: list[str], seed: int = 0) -> dict[str, st
     spec = SPECS.get(assignment)
     plans = dict(spec.cast) if spec else dict(GENERIC_CAST)
     names = [name for name in NAMES if name in plans] + [name for name in plans if name not in NAMES]
+    names += [name for name in NAMES if name not in names]
     rng = random.Random(seed)
     out = {}
     for i in range(n):
         name = names[i] if i < len(names) else f"student{i:03d}"
-        out[name] = plans[name] if i < len(names) else _random_plan(rng, ids, spec)
+        out[name] = plans[name] if name in plans else _random_plan(rng, ids, spec)
     return out
 
 

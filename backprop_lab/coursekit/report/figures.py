@@ -41,7 +41,7 @@ def score_histogram(scores: list[float], points: float) -> str:
     return to_png(fig)
 
 
-def pass_rates(checks: list[dict], limit: int = 25) -> str:
+def pass_rates(checks: list[dict], limit: int = 12) -> str:
     """Horizontal bars: the pass rate of each check, hardest at the top."""
     plt = _plt()
     rows = checks[:limit]

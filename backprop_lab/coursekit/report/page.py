@@ -130,6 +130,14 @@ def _reference(data: dict, refs: dict) -> str:
                else "<p>No answer flagged.</p>"))
 
 
+def _flags(found: dict, join: str, limit: int = 6) -> str:
+    """"fay & gus (03.linear, 03.mse); ..." for {who: [exercise, ...]}; "none" when empty."""
+    items = [f"<b>{escape(join.join(who) if join else who)}</b> ({escape(', '.join(keys))})"
+             for who, keys in list(found.items())[:limit]]
+    more = f"; and {len(found) - limit} more" if len(found) > limit else ""
+    return "; ".join(items) + more if items else "none flagged"
+
+
 def render(data: dict, extra: dict) -> str:
     """The whole page."""
     notes = "".join(f'<p class="note">{escape(n)}</p>' for n in data["notes"])
@@ -137,11 +145,20 @@ def render(data: dict, extra: dict) -> str:
     lead = "".join(f"<li><b>{m['count']} students ({m['percent']:.0f}%)</b>: {escape(m['diagnosis'])} "
                    f"<span class='muted'>({escape(m['exercise'])}, <code>{escape(m['code'])}</code>)</span></li>"
                    for m in top)
+    pairs: dict[tuple, list[str]] = {}
+    for p in data["similar_pairs"]:
+        pairs.setdefault(tuple(p["students"]), []).append(p["exercise"])
+    refs: dict[str, list[str]] = {}
+    for r in data["reference_matches"]:
+        refs.setdefault(r["student"], []).append(r["exercise"])
+    glance = (f"<li>Similar submissions (section 4): {_flags(pairs, ' & ')}</li>"
+              f"<li>Answers matching backprop_lab's source (section 5): {_flags(refs, '')}</li>")
     body = [f"<h1>{escape(data['assignment'])}: what the class got wrong</h1>",
             f"<p class='muted'>{data['students']} graded students, mean score {data['mean_score']:.1f} / "
             f"{data['points']:g}. Generated {escape(data['generated_at'])} from the check results stored at "
             "grading; no student code was run for this page.</p>", notes,
             f"<h3>To re-teach first</h3><ul>{lead or '<li>nothing: every attempted check passes</li>'}</ul>",
+            f"<h3>To look at (a flag is not a verdict)</h3><ul>{glance}</ul>",
             _scores(data), _misconceptions(data), _students(data), _similar(data, extra["pairs"]),
             _reference(data, extra["reference"])]
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{escape(data['assignment'])} "

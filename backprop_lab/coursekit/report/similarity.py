@@ -30,8 +30,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from copydetect import CodeFingerprint
-from copydetect.utils import get_copied_slices
+
+from ..release import CourseError
+
+try:
+    from copydetect import CodeFingerprint
+    from copydetect.utils import get_copied_slices
+except ImportError:  # pragma: no cover - copydetect is in the course extra
+    raise CourseError('the class report needs copydetect: pip install -e ".[course]"') from None
 
 NOISE = 25         # k-gram length in normalized characters (copydetect's default noise threshold)
 WINDOW = 1         # winnowing window: guarantee threshold 25 - noise 25 + 1 (copydetect's default)
