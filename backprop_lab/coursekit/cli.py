@@ -17,10 +17,11 @@ Learners:
   bench                   numpy vs torch CPU speed ratios measured in one run
 
 Instructors (run inside the repository; state lives in autograder/, git-ignored):
-  demo-class [ASSIGNMENT] 0. write a few synthetic submissions to try the workflow on
+  demo-class [ASSIGNMENT] 0. write a synthetic class of 20 submissions to try the workflow on
   release [ASSIGNMENT]    1. regenerate course/ from solutions/ with nbgrader (only course/<assignment>/ is replaced)
   collect PATH            2. import a folder or .zip of submitted notebooks into autograder/submitted/
   autograde ASSIGNMENT    3. grade into autograder/gradebook.db (student code runs sandboxed; verdicts outside it)
+  report ASSIGNMENT       4. what the class got wrong: misconceptions, similar submissions (HTML + JSON)
   feedback ASSIGNMENT     4. per-student HTML feedback in autograder/feedback/
   export [--csv PATH]     5. one row per student, a column per exercise, and the total
 """
@@ -90,12 +91,21 @@ def cmd_export(args):
 
 def cmd_demo_class(args):
     from .grading.demo_class import make_class
-    from .release import check_assignment
+    from .release import CourseError, check_assignment
 
     root = _root(args)
+    if args.n < 1:
+        raise CourseError(f"--n must be at least 1 (got {args.n})")
     dest = Path(args.out) if args.out else root / "autograder" / "demo_class"
     paths = make_class(root, check_assignment(root, args.assignment), dest, n=args.n)
     print(f"wrote {len(paths)} synthetic submissions to {dest}; next: backprop-lab collect {dest}")
+
+
+def cmd_report(args):
+    from .report.build import write_report
+
+    _, _, text = write_report(_root(args), args.assignment)
+    print(text)
 
 
 def cmd_check(args):
@@ -189,10 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "Scores as CSV: one row per student, a column per exercise, the total.")
     sp.add_argument("--csv", help="write to this file (default: print)")
     sp.add_argument("--assignment", help="only this assignment")
+    sp = add("report", cmd_report, "Class report from the stored check results: misconceptions by diagnosis "
+             "code, hardest checks, similar submissions, answers copied from backprop_lab (no student code runs).")
+    sp.add_argument("assignment")
     sp = add("demo-class", cmd_demo_class,
-             "Write synthetic submissions (correct, buggy, blank, cheating) to try grading.")
-    sp.add_argument("assignment", nargs="?", default="01_chain_rule")
-    sp.add_argument("--n", type=int, default=4, help="number of students (default 4)")
+             "Write synthetic submissions (correct in several styles, classic bugs, blank, cheating, a copied "
+             "pair, a copy of backprop_lab's source) to try grading and the report.")
+    sp.add_argument("assignment", nargs="?", default="03_vectorized_layers")
+    sp.add_argument("--n", type=int, default=20,
+                    help="number of students (default 20: the planned cast; more adds random mixes of its answers)")
     sp.add_argument("--out", help="folder (default autograder/demo_class/)")
     sp = add("check", cmd_check, "Run a notebook's visible checks outside Jupyter and print a points summary.")
     sp.add_argument("notebook")
@@ -216,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=15)
     sp.add_argument("--no-torch", action="store_true", help="skip the side-by-side torch run")
     for sp in sub.choices.values():
-        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class", "lab"):
+        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class", "lab",
+                                    "report"):
             sp.add_argument("--root", help="course root (default: found from the current folder)")
     return p
 
