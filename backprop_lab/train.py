@@ -32,6 +32,7 @@ import numpy as np
 
 from . import data as _data
 from . import functional as F
+from .arrays import to_numpy
 
 __all__ = ["History", "fit", "evaluate", "predict", "torch_fit", "torch_evaluate", "shift_some"]
 
@@ -383,7 +384,7 @@ class _TorchBackend:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return float(loss.item()), out.detach().cpu().numpy()
+        return float(loss.item()), to_numpy(out)
 
     def evaluate(self, X, y):
         return torch_evaluate(self.model, X, y, loss=self.loss_fn)
@@ -439,7 +440,7 @@ def torch_evaluate(torch_model, X, y, loss="cross_entropy", batch_size: int = 51
                 xt, yt = backend.tensors(xb, yb)
                 out = torch_model(xt)
                 total += float(loss_fn(out, yt).item()) * len(xb)
-                correct += _n_correct(out.cpu().numpy(), yb) if classify else 0
+                correct += _n_correct(to_numpy(out), yb) if classify else 0
     finally:
         for m, mode in modes:
             m.training = mode

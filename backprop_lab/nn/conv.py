@@ -7,18 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..functional.shapes import as_pair
 from .layers import reset_like_torch
 from .module import Module
 from .parameter import Parameter, data_or_none
 
 __all__ = ["Conv2d", "MaxPool2d", "AvgPool2d"]
-
-
-def _pair(v, name: str) -> tuple[int, int]:
-    pair = (v, v) if isinstance(v, (int, np.integer)) else tuple(v)
-    if len(pair) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-    return int(pair[0]), int(pair[1])
 
 
 class Conv2d(Module):
@@ -42,9 +36,9 @@ class Conv2d(Module):
                  bias: bool = True, dtype=np.float64, rng=None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
+        self.kernel_size = as_pair("Conv2d", "kernel_size", kernel_size, 1)
+        self.stride = as_pair("Conv2d", "stride", stride, 1)
+        self.padding = as_pair("Conv2d", "padding", padding, 0)
         kh, kw = self.kernel_size
         self.weight = Parameter(np.zeros((out_channels, in_channels, kh, kw)), dtype=dtype)
         if bias:
@@ -82,9 +76,10 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
-        _pair(kernel_size, "kernel_size")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
+        as_pair(type(self).__name__, "kernel_size", self.kernel_size, 1)  # fail here, not at the first forward
+        as_pair(type(self).__name__, "stride", self.stride, 1)
 
 
 class MaxPool2d(_Pool2d):

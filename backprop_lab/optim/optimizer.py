@@ -12,6 +12,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..arrays import to_numpy
+
 
 def _is_parameter(p) -> bool:
     """Duck-typed: anything with an ndarray `data` and a `grad` (a `Parameter`) can be optimized.
@@ -142,7 +144,7 @@ def _to_state_value(key, value, p):
     if key == "step":
         return int(float(value))
     if hasattr(value, "shape") and not isinstance(value, np.ndarray):  # e.g. a torch tensor
-        value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        value = to_numpy(value)
     if isinstance(value, np.ndarray):
         return np.array(value, dtype=p.data.dtype, copy=True)
     return copy.deepcopy(value)
