@@ -114,14 +114,17 @@ def _epoch_batches(X, y, batch_size, order_rng, aug_rng, augment):
         yield xb, yb
 
 
-def _numpy_loss(loss) -> Callable:
+def _pick_loss(loss, by_name: dict, returns: str) -> Callable:
+    """`loss` itself when it is a callable, else the function of that name in `by_name`."""
     if callable(loss):
         return loss
-    if loss == "cross_entropy":
-        return F.softmax_cross_entropy
-    if loss == "mse":
-        return F.mse_loss
-    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> (loss, dout), got {loss!r}")
+    if isinstance(loss, str) and loss in by_name:
+        return by_name[loss]
+    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> {returns}, got {loss!r}")
+
+
+def _numpy_loss(loss) -> Callable:
+    return _pick_loss(loss, {"cross_entropy": F.softmax_cross_entropy, "mse": F.mse_loss}, "(loss, dout)")
 
 
 def _progress_bar(epochs: int, progress: bool, desc: str):
@@ -345,13 +348,7 @@ def predict(model, X, batch_size: int = 512, return_scores: bool = False) -> np.
 def _torch_loss(loss) -> Callable:
     import torch.nn.functional as tF
 
-    if callable(loss):
-        return loss
-    if loss == "cross_entropy":
-        return tF.cross_entropy
-    if loss == "mse":
-        return tF.mse_loss
-    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> loss tensor, got {loss!r}")
+    return _pick_loss(loss, {"cross_entropy": tF.cross_entropy, "mse": tF.mse_loss}, "loss tensor")
 
 
 class _TorchBackend:

@@ -47,8 +47,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
 
     Args:
         x: input, shape (N, D) or (N, C, H, W).
-        gamma: scale, shape (D,) or (C,).
-        beta: shift, shape (D,) or (C,).
+        gamma: scale, shape (D,) or (C,). Required (no None): pass ones for "no scale".
+        beta: shift, shape (D,) or (C,). Required (no None): pass zeros for "no bias"
+            (what `nn.BatchNorm1d(bias=False)` does).
         running_mean: shape (D,) or (C,); updated in place in training mode. May be None in
             training mode (no running statistics are kept then).
         running_var: shape (D,) or (C,); updated in place (with the unbiased variance) in training mode.

@@ -150,14 +150,8 @@ def conv2d_backward_naive(dout, cache):
 # ---------------------------------------------------------------------------------------------
 
 def conv2d_forward(x, weight, bias, stride=1, padding=0):
-    """Fast convolution (im2col + matrix product). Same arguments and results as the naive version.
-
-    Args:
-        x: input, shape (N, C, H, W).
-        weight: filters, shape (F, C, KH, KW).
-        bias: shape (F,), or None for no bias (then the backward returns dbias = None).
-        stride: int or (sh, sw).
-        padding: int or (ph, pw).
+    """Fast convolution (im2col + matrix product), with the arguments and results of `conv2d_forward_naive`:
+    x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None, stride and padding ints or pairs.
 
     Returns:
         out: shape (N, F, Ho, Wo), C-contiguous, dtype of x (float32 stays float32).
@@ -188,16 +182,9 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
 
 
 def conv2d_backward(dout, cache):
-    """Fast gradients of `conv2d_forward` (two matrix products and a col2im).
-
-    Args:
-        dout: upstream gradient, shape (N, F, Ho, Wo).
-        cache: from `conv2d_forward`.
-
-    Returns:
-        dx: shape (N, C, H, W).
-        dweight: shape (F, C, KH, KW).
-        dbias: shape (F,), or None when the forward had no bias.
+    """Fast gradients of `conv2d_forward` (two matrix products and a col2im): given dout (N, F, Ho, Wo)
+    and the `ConvCache`, returns (dx, dweight, dbias) of shapes (N, C, H, W), (F, C, KH, KW) and (F,),
+    like `conv2d_backward_naive` (dbias is None when the forward had no bias).
     """
     col, wmat = cache.col, cache.wmat
     (N, C, H, W), (F, _, KH, KW) = cache.x_shape, cache.weight_shape

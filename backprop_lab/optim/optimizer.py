@@ -36,6 +36,18 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     return start
 
 
+# torch's wording of "Invalid ...: value" for the hyperparameters every optimizer checks.
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def check_non_negative(**hyperparameters) -> None:
+    """Raise torch's ValueError ("Invalid learning rate: -1") for the first hyperparameter, in the
+    order given, that is not >= 0 (NaN included); other names read "Invalid <name> value: ..."."""
+    for name, value in hyperparameters.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
+
+
 class Optimizer:
     """Base class: holds `param_groups`, `state`, and runs `_update` on every parameter.
 

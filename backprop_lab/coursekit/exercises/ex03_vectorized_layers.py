@@ -2,7 +2,7 @@
 
 Every check runs the learner's functions on float64 inputs and compares the output and each
 gradient with the `backprop_lab.functional` reference AND torch autograd (the twins of
-`functional.registry`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
+`backprop_lab.testing.OPS`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
 factor of N. Shape letters: N batch, D input features, M output features, C classes.
 """
 from __future__ import annotations
