@@ -42,7 +42,7 @@ def _read_frame():
 
 CONFIG = json.loads(_read_frame())
 sys.path.append(CONFIG["numpy_parent"])
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402 - numpy is importable only once CONFIG (read above) gave its folder
 
 PROBES_NS = {"__name__": "probes"}
 exec(compile(CONFIG["probes_source"], "<probes>", "exec"), PROBES_NS)
