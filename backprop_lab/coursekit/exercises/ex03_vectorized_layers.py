@@ -28,8 +28,6 @@ LAYERS = {"linear": OPS["linear"], "relu": OPS["relu"], "leaky_relu": LEAKY,
 LOSSES = {"mse_loss": OPS["mse_loss"], "softmax_cross_entropy": OPS["softmax_cross_entropy"]}
 
 
-
-
 # ----------------------------------------------------------------------------- forward/backward pairs
 
 
@@ -77,8 +75,6 @@ def _linear(which, shape):
                   "bias": rng.standard_normal(M)}
         return _layer(runner, rng, "linear", inputs, which)
     return run
-
-
 
 
 FIXED = lambda rng: (4, 3, 2)
