@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import to_numpy
+
 #: Tolerances on the normwise relative error, per dtype.
 #: ``exact``: against another implementation of the same float64 formula (reference, torch):
 #:   both round differently only in summation order, giving errors of 1e-15..1e-13, so 1e-8 leaves
@@ -367,7 +369,7 @@ def check_gradient(candidate, name: str = "dx", numeric=None, reference=None, to
     worst: CheckResult | None = None
     for against, expected in sources:
         t = None if tol is None else (tol * 100 if against == "numeric" else tol)
-        expected = _as_numpy(expected)
+        expected = to_numpy(expected)
         r = check_close(candidate, expected, name, against, t, batch_size, mask)
         if not r.passed:
             return r
@@ -376,9 +378,3 @@ def check_gradient(candidate, name: str = "dx", numeric=None, reference=None, to
     worst.against = " and ".join(k for k, _ in sources)
     return worst
 
-
-def _as_numpy(value):
-    """Accept torch tensors (or anything array-like) without importing torch here."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)

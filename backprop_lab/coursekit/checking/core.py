@@ -11,7 +11,6 @@ with the reference and torch using `backprop_lab.gradcheck`. Two runners impleme
 from __future__ import annotations
 
 import copy
-import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,12 +46,10 @@ class ForbiddenUse(StudentCodeError):
 
 
 def student_traceback(exc: BaseException) -> str:
-    """Format a traceback keeping only frames from student cells (files named ``<cell ...>``)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    lines = [f'  {f.filename}, line {f.lineno}, in {f.name}' + (f"\n    {f.line}" if f.line else "")
-             for f in frames]
-    head = "Traceback (your code only):\n" if lines else ""
-    return head + "\n".join(lines) + f"\n{type(exc).__name__}: {exc}"
+    """Format a traceback keeping only frames from student cells (`probes.student_frames`)."""
+    frames = probes.student_frames(exc)
+    head = "Traceback (your code only):\n" if frames else ""
+    return head + frames + f"\n{type(exc).__name__}: {exc}"
 
 
 def translate_exception(exc: BaseException, probe_name: str = "") -> StudentCodeError:

@@ -1,31 +1,16 @@
-"""Building blocks for exercise checks: torch twins and reference comparisons in one call."""
+"""Building blocks for exercise checks: reference-and-torch comparisons in one call.
+
+The torch side comes from `backprop_lab.testing` (`torch_grads`, `run_torch`), the one torch runner
+of the project; it is re-exported here because every exercise module uses it beside `compare`.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from backprop_lab.gradcheck import CheckResult, check_gradient, rel_error
+from backprop_lab.testing import torch_grads
 
-
-def torch_grads(fn, inputs: dict, wrt, dout=None):
-    """Run ``fn(**tensors)`` in torch float64 and backprop `dout` (ones for a scalar).
-
-    Args:
-        fn: a function of torch tensors returning one tensor.
-        inputs: name -> numpy array or number.
-        wrt: names of the inputs to differentiate.
-        dout: upstream gradient (shape of the output); None means ones.
-
-    Returns:
-        (out as numpy, {name: grad as numpy}).
-    """
-    import torch
-
-    tensors = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=k in wrt)
-               for k, v in inputs.items()}
-    out = fn(**tensors)
-    seed = torch.ones_like(out) if dout is None else torch.tensor(np.asarray(dout, dtype=np.float64))
-    out.backward(seed)
-    return out.detach().numpy(), {k: tensors[k].grad.numpy() for k in wrt}
+__all__ = ["torch_grads", "compare", "malformed", "size", "close", "module_grads"]
 
 
 def compare(candidate, name: str, reference, torch_value, batch_size=None, tol=None):

@@ -2,7 +2,7 @@
 
 Every check runs the learner's functions on float64 inputs and compares the output and each
 gradient with the `backprop_lab.functional` reference AND torch autograd (the twins of
-`functional.registry`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
+`backprop_lab.testing.OPS`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
 factor of N. Shape letters: N batch, D input features, M output features, C classes.
 """
 from __future__ import annotations
@@ -26,8 +26,6 @@ LEAKY = replace(OPS["leaky_relu"], forward=F.leaky_relu_forward,
 LAYERS = {"linear": OPS["linear"], "relu": OPS["relu"], "leaky_relu": LEAKY,
           "sigmoid": OPS["sigmoid"], "tanh": OPS["tanh"]}
 LOSSES = {"mse_loss": OPS["mse_loss"], "softmax_cross_entropy": OPS["softmax_cross_entropy"]}
-
-
 
 
 # ----------------------------------------------------------------------------- forward/backward pairs
@@ -77,8 +75,6 @@ def _linear(which, shape):
                   "bias": rng.standard_normal(M)}
         return _layer(runner, rng, "linear", inputs, which)
     return run
-
-
 
 
 FIXED = lambda rng: (4, 3, 2)

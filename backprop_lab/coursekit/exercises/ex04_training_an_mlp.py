@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop_lab.arrays import to_numpy
 from backprop_lab.gradcheck import CheckResult, check_close
 
 from ..checking.core import Check, Exercise
@@ -77,7 +78,7 @@ def _twins(params, lr, mu, wd):
 
 def _snapshot(ps, opt):
     """Copies of the params (Parameters or tensors) and momentum buffers: later steps update them in place."""
-    copy = lambda x: x.detach().numpy().copy() if hasattr(x, "detach") else np.array(getattr(x, "data", x))
+    copy = lambda x: np.array(to_numpy(getattr(x, "data", x)))
     return {"params": {k: copy(p) for k, p in ps.items()},
             "velocity": {k: copy(opt.state[p]["momentum_buffer"]) if "momentum_buffer" in opt.state[p] else None
                          for k, p in ps.items()}}

@@ -24,12 +24,6 @@ PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
 SEQ_KEYS = dict(zip(PARAMS, ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "5.weight", "5.bias"]))
 
 
-
-
-
-
-
-
 # ----------------------------------------------------------------------------- 9.1 the loss
 
 
