@@ -8,6 +8,7 @@ is git-ignored.
 """
 import os
 
+import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
                                     AssignLatePenalties,
@@ -18,6 +19,8 @@ from nbgrader.preprocessors import (
                                     LimitOutput,
                                     SaveAutoGrades,
 )
+
+from backprop_lab.coursekit.grading.feedback import FEEDBACK_TEMPLATES
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -60,6 +63,20 @@ c.HonestAutograde.secret_file = os.path.join(ROOT, "autograder", ".grading_secre
 # Deleted test cells come back (with their points) instead of silently vanishing.
 c.OverwriteCells.add_missing_cells = True
 
+# Late submissions: a submission's time is its timestamp.txt (`backprop-lab collect` writes it), the due
+# date is in the gradebook (`backprop-lab due ASSIGNMENT "2026-12-10 17:00"`). The penalty: 10% of the
+# notebook's score per started day late (nbgrader's own LateSubmissionPlugin offers only "none" or "zero").
+c.AssignLatePenalties.plugin_class = "backprop_lab.coursekit.grading.lateness.DailyPenalty"
+c.DailyPenalty.percent_per_day = 10.0
+
 # Feedback never shows hidden test code.
 c.GenerateFeedback.preprocessors = [GetGrades, "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
                                     ClearHiddenTests]
+# Math in feedback renders offline: our templates/feedback/mathjax.html.j2 shadows nbconvert's (which
+# loads MathJax from a CDN) and loads the MathJax of the jupyter-server-mathjax package, from the
+# Jupyter server that serves the page or from this machine's copy for a page opened as a file.
+c.HTMLExporter.extra_template_basedirs = [
+    str(FEEDBACK_TEMPLATES),
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]
+c.HTMLExporter.filters = {"local_mathjax_url": "backprop_lab.coursekit.grading.feedback.local_mathjax_url"}
