@@ -224,6 +224,7 @@ def rebuild(nb, truth: list | None, notes: list[str] | None = None) -> list[str]
         rebuilt[gid] = _restore(c, mine[0] if mine else None, answer)
 
     edited = [g for g in edited if not (g in merged_answer and g not in found_in)]  # the answer was graded
+    deleted = [g for g in deleted if g not in {m for m, _ in merged_in}]  # said above
     if deleted:
         notes.append(f"locked cells deleted, put back from the assignment: {_ids(deleted)} "
                      "(this never changes a score)")

@@ -14,6 +14,7 @@ JupyterLab (whose sanitizer drops ``<style>`` elements but keeps simple inline s
 """
 from __future__ import annotations
 
+import textwrap
 from functools import partial
 from html import escape as html_escape
 
@@ -46,7 +47,7 @@ def _check_html(outcome, scale: float) -> str:
             f'<span style="color: #57606a;">({pts})</span>{detail}')
     if not ok and outcome.message:
         html += (f'<div style="margin: 2px 0 6px 1.4em; color: #24292f; {_WRAP}">'
-                 f"{escape(outcome.message)}</div>")
+                 f"{escape(textwrap.dedent(outcome.message).strip())}</div>")
     return html + "</li>"
 
 
