@@ -19,8 +19,9 @@ touched) from `cell_metadata_truth`, the gradebook's record of the assignment's 
   answer is taken out of the answer (the locked cell comes back on its own); an answer found inside a
   locked cell (the answer's own cell is missing) is graded from there.
 * An answer cell that lost its tag is found by the names it defines (``def d_square``...).
-* Untagged cells (the student's own) stay where they were, ungraded; cells tagged with an id this
-  assignment does not have lose the tag.
+* Untagged cells (the student's own) stay where they were, ungraded (nbgrader's "### BEGIN HIDDEN
+  TESTS" markers in them are defused: they would stop the feedback); cells tagged with an id this
+  assignment does not have (another assignment's) are left out of the graded copy.
 
 Each case gives one line (`rebuild` returns them): the CLI prints them, the record keeps them, and a
 "Notes from the grader" cell at the top of the graded notebook shows them to the student.
@@ -39,6 +40,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_raw_cell
 
 NOTES_KEY = "backprop_lab"  # nb.metadata[NOTES_KEY]["grading_notes"]: the notes, for the grading step
 _NEW_CELL = {"code": new_code_cell, "markdown": new_markdown_cell, "raw": new_raw_cell}
+_DELIMITER = re.compile(r"###\s*((BEGIN|END) (HIDDEN TESTS|SOLUTION))")
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
@@ -161,15 +163,17 @@ def rebuild(nb, truth: list | None, notes: list[str] | None = None) -> list[str]
             order += [] if gid in copies else [gid]
             copies[gid].append(cell)
             anchor = gid
+        elif gid is not None:  # tagged for another assignment: left out of the graded copy
+            foreign += [] if gid in foreign else [gid]
         else:
-            if gid is not None and gid not in foreign:
-                foreign.append(gid)
+            cell.source = _DELIMITER.sub(lambda m: "# " + m.group(1).lower(), cell.source)  # not a test cell
             extras.append((anchor, cell))
     if nb.metadata.pop("orig_nbformat", 4) < 4:
         notes.append("the notebook was saved by an old Jupyter (format 3): converted to format 4 for grading")
     if foreign:
-        notes.append(f"cells tagged {_ids(foreign)} are not part of this assignment: not graded")
+        notes.append(f"cells tagged {_ids(foreign)} are not part of this assignment: left out, not graded")
     if not truth:
+        nb.cells = [cell for _, cell in extras]
         _store_notes(nb, notes)
         return notes
 
