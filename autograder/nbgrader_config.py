@@ -7,6 +7,7 @@ class produces (submitted/, autograded/, feedback/, gradebook.db) stays in ``aut
 is git-ignored.
 """
 import os
+from importlib.util import find_spec
 
 import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -19,8 +20,6 @@ from nbgrader.preprocessors import (
                                     LimitOutput,
                                     SaveAutoGrades,
 )
-
-from backprop_lab.coursekit.grading.feedback import FEEDBACK_TEMPLATES
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -75,8 +74,10 @@ c.GenerateFeedback.preprocessors = [GetGrades, "nbconvert.preprocessors.CSSHTMLH
 # Math in feedback renders offline: our templates/feedback/mathjax.html.j2 shadows nbconvert's (which
 # loads MathJax from a CDN) and loads the MathJax of the jupyter-server-mathjax package, from the
 # Jupyter server that serves the page or from this machine's copy for a page opened as a file.
+PACKAGE = os.path.dirname(find_spec("backprop_lab").origin)  # found, not imported: this file stays light
+FEEDBACK_TEMPLATES = os.path.join(PACKAGE, "coursekit", "grading", "templates")
 c.HTMLExporter.extra_template_basedirs = [
-    str(FEEDBACK_TEMPLATES),
+    FEEDBACK_TEMPLATES,
     os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
 ]
 c.HTMLExporter.filters = {"local_mathjax_url": "backprop_lab.coursekit.grading.feedback.local_mathjax_url"}

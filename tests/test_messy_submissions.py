@@ -261,16 +261,23 @@ def test_the_latest_submission_is_graded_and_earlier_ones_are_kept(graded):
     assert not again.imported and not again.kept  # the same files twice are stored once
 
 
-def test_late_penalty_shows_in_feedback_and_export(graded):
+def _visible(html):
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_feedback_shows_each_note_and_the_late_penalty_and_export_has_it(graded):
     root = graded[0]
     feedback(root, A, progress=False)
+    for student, (_, _, _, _, line) in CASES.items():
+        text = _visible((root / "autograder" / "feedback" / student / A / f"{A}.html").read_text())
+        assert ("Notes from the grader" in text) == bool(line), student
+        assert line.replace("`", "") in text, (student, line)
     page = (root / "autograder" / "feedback" / "late" / A / f"{A}.html").read_text()
     assert "Late submission penalty (Score: -2.4)" in page
     rows = {r["student"]: r for r in csv.DictReader(export_csv(root, assignment=A).splitlines())}
     assert float(rows["late"][f"{A}/late_penalty"]) == pytest.approx(2.4)
     assert float(rows["correct"][f"{A}/late_penalty"]) == 0.0
-    notes_page = (root / "autograder" / "feedback" / "deltest" / A / f"{A}.html").read_text()
-    assert "Notes from the grader" in notes_page and "tests_01_local_derivatives" in notes_page
     assert "cdnjs" in page and "jupyter_server_mathjax" in page  # the offline MathJax loader
 
 
@@ -309,3 +316,25 @@ def test_canvas_import_fills_matched_students_and_lists_the_rest(graded, tmp_pat
     rows = {r[1]: r for r in csv.reader((tmp_path / "b.csv").read_text().splitlines())}
     assert rows["11"][6] == "12" and rows["13"][6] == "9.6" and rows["12"][6] == ""  # login "late@..." -> late
     assert "NOT in the Canvas file: José García" in by_login.stdout
+
+
+def test_file_names_are_matched_with_a_note():
+    from backprop_lab.coursekit.grading.rebuild import match_notebooks
+
+    got = match_notebooks([f"Copy of {A.upper()}.ipynb", "notes.ipynb"], [A])
+    assert got[f"Copy of {A.upper()}.ipynb"][0] == A and "file name differs" in got[f"Copy of {A.upper()}.ipynb"][1]
+    assert got["notes.ipynb"][0] is None and "not a notebook of this assignment" in got["notes.ipynb"][1]
+    both = match_notebooks([f"{A}-Copy1.ipynb", f"{A}.ipynb"], [A])
+    assert both[f"{A}.ipynb"] == (A, None) and both[f"{A}-Copy1.ipynb"][0] is None  # the exact name wins
+    newest = match_notebooks([f"{A} (1).ipynb", f"{A} (2).ipynb"], [A], {f"{A} (1).ipynb": 2.0, f"{A} (2).ipynb": 1.0})
+    assert newest[f"{A} (1).ipynb"][0] == A and "also handed in" in newest[f"{A} (2).ipynb"][1]
+
+
+def test_a_due_date_that_cannot_be_read_says_how_to_write_it():
+    from backprop_lab.coursekit.grading.lateness import parse_when
+    from backprop_lab.coursekit.release import CourseError
+
+    assert parse_when("2026-12-10 18:00 Europe/Berlin") == datetime(2026, 12, 10, 17, 0)
+    assert parse_when("2026-12-10T17:00:00+00:00") == datetime(2026, 12, 10, 17, 0)
+    with pytest.raises(CourseError, match="2026-12-10 17:00"):
+        parse_when("next friday-ish")

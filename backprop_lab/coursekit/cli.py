@@ -108,11 +108,13 @@ def _export_canvas(args):
 
 
 def cmd_due(args):
+    from .grading.autograde import ensure_in_gradebook
     from .grading.lateness import set_due
     from .release import check_assignment
 
     root = _root(args)
-    due = set_due(root, check_assignment(root, args.assignment), args.date)
+    ensure_in_gradebook(root, check_assignment(root, args.assignment))
+    due = set_due(root, args.assignment, args.date)
     if due is None:
         print(f"{args.assignment} has no due date; set one: backprop-lab due {args.assignment} \"2026-12-10 17:00\"")
     else:

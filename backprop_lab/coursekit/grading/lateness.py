@@ -75,15 +75,20 @@ def read_timestamp(folder: Path) -> datetime | None:
 
 
 def set_due(root: Path, assignment: str, when: str | None) -> datetime | None:
-    """Store (or with `when` None, read) `assignment`'s due date in the gradebook; return it as naive UTC."""
-    from nbgrader.api import Gradebook
+    """Store (or with `when` None, read) `assignment`'s due date in the gradebook; return it as naive UTC.
 
-    from .autograde import ensure_in_gradebook
+    The gradebook must know the assignment already (`autograde.ensure_in_gradebook` records it).
+    """
+    from nbgrader.api import Gradebook, MissingEntry
 
-    ensure_in_gradebook(root, assignment)
     with Gradebook("sqlite:///" + str(root / "autograder" / "gradebook.db")) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise CourseError(f"the gradebook has no assignment {assignment!r} yet: "
+                              f"run `backprop-lab release {assignment}` first") from None
         if when is None:
-            return gb.find_assignment(assignment).duedate
+            return found.duedate
         due = parse_when(when)
         gb.update_or_create_assignment(assignment, duedate=due)
         return due
