@@ -131,6 +131,22 @@ def _merge_answer_and_check():
     return nb
 
 
+def _merge_setup_and_answer():
+    nb = _answered()
+    i = _at(nb, "setup")
+    j = _at(nb, "local_derivatives")
+    nb.cells[i].source += "\n\n" + nb.cells[j].source  # a locked cell first: the merged cell keeps its tags
+    del nb.cells[j]
+    return nb
+
+
+def _untagged_answer():
+    nb = _answered()
+    i = _at(nb, "two_layer")
+    nb.cells[i] = nbformat.v4.new_code_cell(nb.cells[i].source)  # retyped into a new cell, the old one deleted
+    return nb
+
+
 def _big_outputs():
     nb = _answered()
     blob = "x" * (1 << 20)
@@ -162,6 +178,10 @@ CASES = {
     "split": (_split(), None, BEFORE, FULL, "answer cell `local_derivatives` was split into 2 cells"),
     "merged": (_merge_answer_and_check(), None, BEFORE, FULL,
                "cell `check_01_two_layer` was merged into your answer cell `two_layer`"),
+    "mergedup": (_merge_setup_and_answer(), None, BEFORE, FULL,
+                 "your answer `local_derivatives` was merged into locked cell `setup`: graded the answer part"),
+    "untagged": (_untagged_answer(), None, BEFORE, FULL,
+                 "answer cell `two_layer` had lost its grading tag: graded the cell that defines two_layer_grads"),
     "late": (_answered(), None, LATE, FULL - 2 * 0.1 * FULL, ""),
     "oldformat": (nbformat.convert(_answered(), 3), None, BEFORE, FULL, "saved by an old Jupyter (format 3)"),
     "bigoutputs": (_big_outputs(), None, BEFORE, FULL, ""),
