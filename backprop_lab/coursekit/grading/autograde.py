@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..release import CourseError, check_assignment, nbgrader_api
 from .collect import SUBMITTED
-from .rebuild import cell_metadata_truth, rebuild
+from .rebuild import cell_metadata_truth, match_notebooks, rebuild
 
 
 @dataclass
@@ -40,11 +40,18 @@ def _stage(root: Path, staging: Path, assignment: str, student: str, truth: dict
     if dst.exists():
         shutil.rmtree(dst)
     problems = []
+    names = match_notebooks([f.name for f in src.glob("*.ipynb")], list(truth or {}),
+                            {f.name: f.stat().st_mtime for f in src.glob("*.ipynb")})
     for f in src.rglob("*"):
         if f.is_dir() or f.suffix == ".bak":
             continue
         target = dst / f.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
+        stem, note = names.get(f.name, (f.stem, None)) if f.parent == src else (f.stem, None)
+        if stem is None:  # a renamed notebook is matched (with a note); a foreign one is left out
+            problems.append(note)
+            continue
+        target = target.with_name(f"{stem}{f.suffix}")
         if f.suffix == ".ipynb":
             try:
                 nb = nbformat.read(str(f), as_version=4)
@@ -54,7 +61,7 @@ def _stage(root: Path, staging: Path, assignment: str, student: str, truth: dict
                                 "it was scored as missing (0 points). The file is kept unchanged.")
                 continue
             if truth is not None:
-                problems += rebuild(nb, truth.get(f.stem, {}))
+                problems += rebuild(nb, truth.get(stem), [note] if note else [])
             nbformat.write(nb, str(target))
             shutil.copystat(f, target)
             continue

@@ -29,7 +29,9 @@ from traitlets import Float, Unicode
 
 from ..checking.core import run_exercise
 from ..checking.registry import get_exercise
+from .rebuild import grading_notes
 from .records import new_record, write_record
+from .render import report_outputs
 from .sandbox import SandboxRunner
 
 KEY_PATTERN = re.compile(r"""grade\(\s*["']([\w.\-]+)["']""")
@@ -105,7 +107,7 @@ class HonestAutograde(NbGraderPreprocessor):
                 if report is not None:
                     record["exercises"].append({"cell": gid, **report.to_dict()})
         finally:
-            notes = list(runner.notes)
+            notes = grading_notes(nb) + list(runner.notes)  # what the rebuild noticed, then loading notes
             runner.close()
         record["notes"] = notes
         write_record(course_root(info["db_url"]), record)
@@ -126,15 +128,6 @@ class HonestAutograde(NbGraderPreprocessor):
         seed = grading_seed(secret, info["assignment"], info["student"], key)
         report = run_exercise(exercise, runner, hidden=True, seed=seed)
         earned = report.earned * (max_score / report.points if report.points else 0.0)
-        text = report.text()
-        if runner.notes:
-            text += "\nWhile loading your exercise cells:\n" + "\n".join(f"  - {n}" for n in runner.notes)
-        cell.outputs = [new_output("stream", name="stdout", text=text + "\n")]
-        if earned <= 0:
-            cell.outputs.append(new_output("error", ename="NoPoints", evalue=f"0 / {max_score:g} points",
-                                           traceback=[]))
-        else:
-            cell.outputs.append(new_output("execute_result", data={"text/plain": f"{round(earned, 6)}"},
-                                           execution_count=None))
+        cell.outputs = report_outputs(report, earned, max_score, runner.notes)
         cell.execution_count = None
         return report
