@@ -88,3 +88,12 @@ def explain(result, candidate, expected, known, tol: float = 1e-8):
             result.code, result.diagnosis = code, sentence
             break
     return result
+
+
+def shape_of_another(name: str, candidate, shapes: dict) -> str | None:
+    """The name of the other parameter whose shape `candidate` has (when it does not have `name`'s own
+    shape): the gradient of a different layer ended up under `name`. None otherwise."""
+    mine = np.shape(candidate)
+    if mine == tuple(shapes[name]):
+        return None
+    return next((other for other, shape in shapes.items() if other != name and tuple(shape) == mine), None)
