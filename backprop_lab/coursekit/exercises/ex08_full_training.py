@@ -143,7 +143,7 @@ def _cnn(which, case):
                 known = [(a[1][name], bug_code, sentence) for a, bug_code, sentence in alts]
             res = explain(compare(candidate, name if name == "scores" else f"d{name}", r, t,
                                   batch_size=N if name != "scores" else None), candidate, r, known)
-            other = None if name == "scores" or res.passed else shape_of_another(
+            other = None if name == "scores" or res.passed or res.code == "transposed" else shape_of_another(
                 name, candidate, {k: np.shape(v) for k, v in params.items()})
             if other:
                 res.code, res.diagnosis = MIXUP, (f"d{name} has the shape of {other}: it is {other}'s gradient. "
