@@ -6,8 +6,8 @@ WINDOW = "window = xp[n, :, i * S:i * S + KH, j * S:j * S + KW]"
 HO = "Ho, Wo = (H + 2 * P - KH) // S + 1, (W + 2 * P - KW) // S + 1"
 ROWS = "rows, cols = slice(i * S, i * S + KH), slice(j * S, j * S + KW)"
 DOT = "out[n, f, i, j] = np.sum(window * weight[f]) + bias[f]"
-ROUTE = "dx[n, c, i * S + a, j * S + b] += dout[:, :, i, j]"
-DIVMOD = "a, b = np.divmod(first[:, :, i, j], K)  # row and column of the maximum inside the window"
+ROUTE = "dx[n, c, i * S + row, j * S + col] += dout[:, :, i, j]"
+DIVMOD = "row, col = np.divmod(first[:, :, i, j], K)  # where the maximum sits inside the window"
 SPREAD = ("win = x[:, :, i * S:i * S + K, j * S:j * S + K]\n"
           "            hit = win == win.max(axis=(2, 3), keepdims=True)\n")
 TO_WINDOW = "            dx[:, :, i * S:i * S + K, j * S:j * S + K] += "
@@ -67,7 +67,7 @@ BUGS = [
               "maximum in row-major order.",
         keywords=("tie", "split", "first max", "shared"), category="tie"),
     Bug("divmod_row_col_swapped", POOL, "maxpool",
-        ((DIVMOD, "b, a = np.divmod(first[:, :, i, j], K)"),),
+        ((DIVMOD, "col, row = np.divmod(first[:, :, i, j], K)"),),
         cause="The row and column from np.divmod are swapped: divmod(index, K) gives (row, column).",
         keywords=("row", "column", "divmod", "swap"), category="swap"),
     Bug("default_stride_one", POOL, "maxpool",
@@ -75,12 +75,12 @@ BUGS = [
         cause="stride=None is read as stride 1; it means stride = kernel_size (windows side by side).",
         keywords=("default", "stride=none", "kernel_size"), category="default"),
     Bug("backward_steps_by_kernel", POOL, "maxpool",
-        ((ROUTE, "dx[n, c, i * K + a, j * K + b] += dout[:, :, i, j]"),),
+        ((ROUTE, "dx[n, c, i * K + row, j * K + col] += dout[:, :, i, j]"),),
         cause="The backward pass places window (i, j) at (i*K, j*K) instead of (i*S, j*S): the stride is "
               "ignored when it differs from the kernel size.",
         keywords=("stride",), category="stride"),
     Bug("backward_assigns", POOL, "maxpool",
-        ((ROUTE, "dx[n, c, i * S + a, j * S + b] = dout[:, :, i, j]"),),
+        ((ROUTE, "dx[n, c, i * S + row, j * S + col] = dout[:, :, i, j]"),),
         cause="The gradient is assigned (=) instead of added (+=), so a pixel shared by overlapping windows keeps "
               "only the last window's share.",
         keywords=("+=", "overlap", "accumulat"), category="accumulate"),
