@@ -21,7 +21,7 @@ def check(key: str, namespace: dict | None = None) -> None:
     a short pass, the diagnosis of what is wrong, or "not attempted yet" with where to write."""
     ex = get_exercise(key)
     ns = namespace if namespace is not None else _caller_globals()
-    report = run_exercise(ex, LocalRunner(ns), hidden=False)
+    report = run_exercise(ex, LocalRunner(ns, forbid=ex.forbid), hidden=False)
     if report.status == "pass":
         n = len(report.outcomes)
         errs = [r.max_rel_error for o in report.outcomes for r in o.results]
@@ -43,7 +43,7 @@ def grade(key: str, namespace: dict | None = None) -> float:
     ex = get_exercise(key)
     ns = namespace if namespace is not None else _caller_globals()
     seed = int.from_bytes(os.urandom(4), "little")
-    report = run_exercise(ex, LocalRunner(ns), hidden=True, seed=seed)
+    report = run_exercise(ex, LocalRunner(ns, forbid=ex.forbid), hidden=True, seed=seed)
     print(report.text())
     if report.earned == 0:
         raise AssertionError(f"{ex.title}: 0 / {report.points:g} points")
