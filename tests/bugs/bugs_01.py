@@ -40,6 +40,9 @@ BUGS = [
         code="01.returns-function-not-derivative", category="classic"),
     Bug("tanh_sign", LD, "local_derivatives", [("return 1 - np.tanh(z) ** 2", "return np.tanh(z) ** 2 - 1")],
         code="wrong-sign", category="sign"),
+    Bug("tanh_difference_squared", LD, "local_derivatives",
+        [("return 1 - np.tanh(z) ** 2", "return (1 - np.tanh(z)) ** 2")],
+        code="01.tanh-not-squared", category="classic"),
     # ------------------------------------------------------------------ 1.2 two-layer scalar net
     Bug("two_layer_no_tanh_derivative", TL, "two_layer",
         [("d_a = d_yhat * w2 * (1 - h ** 2)", "d_a = d_yhat * w2")],
@@ -62,6 +65,11 @@ BUGS = [
         [('{"w1": d_a * x, "b1": d_a, "w2": d_yhat * h, "b2": d_yhat}',
           '{"W1": d_a * x, "B1": d_a, "W2": d_yhat * h, "B2": d_yhat}')],
         code="malformed", category="form"),
+    Bug("two_layer_tanh_not_squared", TL, "two_layer",
+        [("d_a = d_yhat * w2 * (1 - h ** 2)", "d_a = d_yhat * w2 * (1 - h)")],
+        code="01.tanh-not-squared", category="classic"),
+    Bug("two_layer_no_w2", TL, "two_layer", [("d_a = d_yhat * w2 * (1 - h ** 2)", "d_a = d_yhat * (1 - h ** 2)")],
+        code="01.two-layer-missing-w2", category="chain"),
     # ------------------------------------------------------------------ 1.3 numerical gradient
     Bug("numgrad_forward_difference", NG, "numerical_gradient",
         [(NG_LOOP, "        old = x[i]\n        f0 = f(x)\n        x[i] = old + eps\n        f_plus = f(x)\n"
@@ -87,4 +95,6 @@ BUGS = [
     Bug("numgrad_all_coordinates", NG, "numerical_gradient",
         [(NG_LOOP, "        f_plus, f_minus = f(x + eps), f(x - eps)\n")],
         code="01.numgrad-all-coordinates", category="classic"),
+    Bug("numgrad_loop_short", NG, "numerical_gradient", [("for i in range(x.size):", "for i in range(x.size - 1):")],
+        code="01.numgrad-skips-entries", category="classic"),
 ]

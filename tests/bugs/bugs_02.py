@@ -35,6 +35,9 @@ BUGS = [
     Bug("mul_no_chain", LR, V, [(MUL, "self.grad += other.data"), ("other.grad += self.data * out.grad",
                                                                    "other.grad += self.data")],
         code="02.rule-missing-out-grad", category="chain"),
+    Bug("mul_uses_grad", LR, V, [(MUL, "self.grad += other.grad * out.grad"),
+                                 ("other.grad += self.data * out.grad", "other.grad += self.grad * out.grad")],
+        code="02.mul-uses-grad", category="micrograd"),
     Bug("pow_exponent_not_lowered", LR, V, [(POW, "self.grad += k * self.data ** k * out.grad")],
         code="02.pow-exponent-not-lowered", category="classic"),
     Bug("pow_missing_k", LR, V, [(POW, "self.grad += self.data ** (k - 1) * out.grad")],
@@ -95,4 +98,8 @@ BUGS = [
         code="02.xor-wrong-hidden-size", category="shape"),
     Bug("xor_w1_columns", XOR, "xor_solution", [('zip(V["W1"][j], x_n)', 'zip(V["W1"][:, j], x_n)')],
         code="02.xor-weight-transposed", category="transpose"),
+    Bug("xor_tanh_on_output", XOR, "xor_solution", [('V["b2"][0])\n', 'V["b2"][0]).tanh()\n')],
+        code="02.xor-tanh-on-output", category="forward"),
+    Bug("xor_no_b1", XOR, "xor_solution", [(', V["b1"][j]).tanh()', ', Value(0.0)).tanh()')],
+        code="02.xor-missing-bias", category="forward"),
 ]

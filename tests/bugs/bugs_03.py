@@ -113,4 +113,8 @@ BUGS = [
     Bug("ce_logsumexp_no_axis", CE, "cross_entropy",
         [("log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))", "log_sum = np.log(np.exp(shifted).sum())")],
         code="03.ce-softmax-wrong-axis", category="axis"),
+    Bug("ce_no_keepdims", CE, "cross_entropy",
+        [("log_sum = np.log(np.exp(shifted).sum(axis=1, keepdims=True))",
+          "log_sum = np.log(np.exp(shifted).sum(axis=1))")],
+        code="03.keepdims", category="shape"),
 ]

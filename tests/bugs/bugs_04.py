@@ -41,6 +41,8 @@ BUGS = [
         code="raised-exception", category="dropout"),
     Bug("two_layers_only", MLP, "mlp", [("n_layers = len(params) // 2", "n_layers = 2")],
         code="04.mlp-fixed-depth", category="depth"),
+    Bug("da_weight_transposed", MLP, "mlp", [('da = dz @ params[f"W{i}"]', 'da = dz @ params[f"W{i}"].T')],
+        code="04.mlp-shape-mismatch", category="transpose"),
     # ------------------------------------------------------------------ 4.2 SGD
     Bug("sutskever", SGD, "sgd", [(SGD_BODY, """        g = grads[k] + weight_decay * params[k]
         velocity[k] = momentum * velocity[k] - lr * g
@@ -111,4 +113,6 @@ BUGS = [
         code="04.dropout-scaled-by-p", category="dropout"),
     Bug("scaled_by_multiplying", DROP, "dropout", [(MASK, "return (u >= p) * (1.0 - p)")],
         code="04.dropout-multiplied", category="dropout"),
+    Bug("own_random_numbers", DROP, "dropout", [(MASK, "return (np.random.rand(*u.shape) >= p) / (1.0 - p)")],
+        code="04.dropout-ignores-u", category="dropout"),
 ]

@@ -47,6 +47,7 @@ def _local_mutants(name, z):
             (TANH_INPUT, 1 - z ** 2, "you wrote tanh' with the input z: tanh'(z) = 1 - t**2 where t = tanh(z) "
                                      "is the OUTPUT; compute t first."),
             (TANH_SQUARE, 1 - t, "square the tanh: tanh'(z) = 1 - tanh(z)**2."),
+            (TANH_SQUARE, (1 - t) ** 2, "square the tanh, not the difference: tanh'(z) = 1 - tanh(z)**2."),
             (TANH_SQUARE, 1 / np.cosh(z), "1/cosh(z) is sech(z); the derivative of tanh is sech(z)**2 = "
                                           "1 - tanh(z)**2."),
             (RETURNS_F, t, f"{returns}: tanh'(z) = 1 - tanh(z)**2.")],
@@ -139,6 +140,7 @@ PRE = diagnosis("01.two-layer-uses-preactivation",
                 "dloss/dw2 multiplied by the pre-activation a = w1 x + b1 instead of h = tanh(a)")
 NO_X = diagnosis("01.two-layer-missing-input", "dloss/dw1 lacks the factor x (d(w1 x)/dw1 = x)")
 W_FOR_X = diagnosis("01.two-layer-weight-for-input", "dloss/dw1 multiplied by w1 instead of x")
+NO_W2 = diagnosis("01.two-layer-missing-w2", "dloss/dh lacks the factor w2 (d(w2 h)/dh = w2)")
 
 
 def _two_layer_mutants(x, y, w1, b1, w2, b2):
@@ -149,11 +151,16 @@ def _two_layer_mutants(x, y, w1, b1, w2, b2):
     no_tanh, of_a = d_yhat * w2, d_yhat * w2 * (1 - a * a)
     tanh_text = ("the tanh node is missing from the chain: dloss/da = dloss/dh * (1 - h**2), with h = tanh(a).")
     input_text = ("tanh' must use the OUTPUT h = tanh(a): (1 - h**2), not (1 - a**2) with the pre-activation a.")
+    square_text = "tanh'(a) = 1 - h**2: square h = tanh(a)."
+    no_w2 = d_yhat * (1 - h * h)
+    w2_text = "dloss/dh = (y_hat - y) * w2: the factor w2 (d(w2 h)/dh) is missing before the tanh step."
     return {
         "w1": [(NO_TANH, no_tanh * x, tanh_text), (TANH_INPUT, of_a * x, input_text),
+               (TANH_SQUARE, d_yhat * w2 * (1 - h) * x, square_text), (NO_W2, no_w2 * x, w2_text),
                (NO_X, d_yhat * w2 * (1 - h * h), "dloss/dw1 = dloss/da * x: the factor x (d(w1 x)/dw1) is missing."),
                (W_FOR_X, d_yhat * w2 * (1 - h * h) * w1, "d(w1 x)/dw1 is x, not w1: multiply dloss/da by x.")],
-        "b1": [(NO_TANH, no_tanh, tanh_text), (TANH_INPUT, of_a, input_text)],
+        "b1": [(NO_TANH, no_tanh, tanh_text), (TANH_INPUT, of_a, input_text),
+               (TANH_SQUARE, d_yhat * w2 * (1 - h), square_text), (NO_W2, no_w2, w2_text)],
         "w2": [(PRE, d_yhat * a, "dloss/dw2 = (y_hat - y) * h, with h = tanh(w1 x + b1) (the value w2 multiplies), "
                                  "not the pre-activation w1 x + b1.")],
         "b2": [],
@@ -206,6 +213,8 @@ ONE_SIDED = diagnosis("01.numgrad-one-sided", "a one-sided difference (f(x+eps) 
 NOT_RESTORED = diagnosis("01.numgrad-x-not-restored", "x is not restored after perturbing an entry (x[i] = old)")
 PRECEDENCE = diagnosis("01.numgrad-operator-precedence", "/ 2 * eps divides by 2 and then MULTIPLIES by eps")
 SAME_POINT = diagnosis("01.numgrad-same-point", "f evaluated twice at the same point (x_plus = x does not copy x)")
+EARLY_STOP = diagnosis("01.numgrad-skips-entries", "the loop over the entries stops early (range(x.size - 1)?): "
+                                                   "the last entries stay 0")
 ALL_COORDS = diagnosis("01.numgrad-all-coordinates", "every coordinate perturbed at once (f(x + eps)) instead "
                                                     "of one entry at a time")
 
@@ -235,7 +244,10 @@ def _numgrad_mutants(fname, x, eps):
              "(both names are one array): change x[i] and call f between the changes, or use x.copy()."),
             (ALL_COORDS, lambda: np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)),
              "every entry is the same: x + eps moves ALL coordinates at once. Perturb only entry i "
-             "(x[i] = old + eps), evaluate, then restore it.")]
+             "(x[i] = old + eps), evaluate, then restore it.")] + [
+            (EARLY_STOP, (lambda k=k: np.where(np.arange(x.size) < k, numeric_gradient(f, x.copy(), eps=eps), 0.0)),
+             f"only the first {k} of the {x.size} entries were computed, the rest are 0: loop over every entry, "
+             "for i in range(x.size).") for k in range(1, x.size)]
 
 
 def _numeric(fname, visible, eps=1e-6):

@@ -40,6 +40,7 @@ def _fail(name, why, against="the reference", code=None):
 OVERWRITE = diagnosis("02.overwrite-instead-of-accumulate",
                       "a gradient is assigned (=) instead of added (+=): one path's share overwrites another's")
 NO_CHAIN = diagnosis("02.rule-missing-out-grad", "a local rule does not multiply by out.grad (the chain rule)")
+MUL_GRAD = diagnosis("02.mul-uses-grad", "a * b's rule multiplies by the other factor's .grad instead of its .data")
 MUL_OWN = diagnosis("02.mul-own-factor", "in a * b each factor received itself instead of the other factor")
 POW_K = diagnosis("02.pow-exponent-not-lowered", "d(a**k)/da written as k * a**k instead of k * a**(k-1)")
 POW_NO_K = diagnosis("02.pow-missing-k", "d(a**k)/da written without the factor k")
@@ -132,6 +133,11 @@ def _rule_results(runner, cases):
             mutants += [([p + g * d for p, d in zip(pre, loc)], code, why) for loc, code, why in wrong]
             mutants += [([g * d for d in loc], OVERWRITE, f"{why} Also: add (+=), do not assign (=).")
                         for loc, code, why in wrong if any(pre)]
+            if op in ("mul", "mul_self") and any(pre):  # other.grad for other.data (the grads before the rule)
+                a_grad = pre[0] + g * pre[-1]  # self.grad += other.grad * out.grad, then other's with it
+                mutants += [([a_grad, pre[1] + g * a_grad] if op == "mul" else [a_grad + g * a_grad], MUL_GRAD,
+                             "the rule multiplied by the other factor's .grad; use its value: "
+                             "self.grad += other.data * out.grad, other.grad += self.data * out.grad.")]
             r.diagnosis = (f"expected {np.round(right, 6).tolist()}, got {np.round(got['grads'], 6).tolist()}: check "
                            f"the local derivative ({_MATH[op]}), the factor out.grad and the +=.")
             for expected, code, why in mutants:

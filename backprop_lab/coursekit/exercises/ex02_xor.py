@@ -24,6 +24,8 @@ F64 = torch.float64
 NO_TANH = diagnosis("02.xor-missing-tanh", "the hidden layer has no tanh: h = W1 x + b1 instead of tanh(W1 x + b1)")
 W1_COLUMNS = diagnosis("02.xor-weight-transposed", "W1 read by columns (W1[:, j]) instead of rows: W1 is (H, D)")
 HIDDEN_SIZE = diagnosis("02.xor-wrong-hidden-size", "the number of hidden units H taken from the inputs (D)")
+OUT_TANH = diagnosis("02.xor-tanh-on-output", "a tanh on the output unit too: y_hat = W2 h + b2 has no activation")
+NO_BIAS = diagnosis("02.xor-missing-bias", "a bias (b1 or b2) is left out of the network")
 NO_BACKWARD = diagnosis("02.xor-no-backward", "the grads are read without calling backward() on the loss")
 
 
@@ -40,14 +42,17 @@ def xor_reference(params, X, y):
     return loss.data, {k: np.vectorize(lambda v: v.grad, otypes=[float])(v) for k, v in P.items()}
 
 
-def xor_torch(params, X, y, act=torch.tanh, columns=False, units=None):
-    """Loss and grads in torch float64; `act`, `columns` (W1 used transposed) and `units` (only the
-    first `units` hidden units) reproduce learners' slips."""
+def xor_torch(params, X, y, act=torch.tanh, columns=False, units=None, out_act=None, drop=()):
+    """Loss and grads in torch float64; `act`, `columns` (W1 used transposed), `units` (only the
+    first `units` hidden units), `out_act` (an activation on the output) and `drop` (biases left
+    out, e.g. ("b1",)) reproduce learners' slips."""
     t = {k: torch.tensor(np.asarray(v, dtype=float), dtype=F64, requires_grad=True) for k, v in params.items()}
     Xt, yt = torch.tensor(np.asarray(X, dtype=float)), torch.tensor(np.asarray(y, dtype=float))
     W1 = t["W1"].T if columns else t["W1"]
     H = W1.shape[0] if units is None else units
-    out = act(Xt @ W1[:H].T + t["b1"][:H]) @ t["W2"][:, :H].T + t["b2"]
+    b1, b2 = (0 * t[k] if k in drop else t[k] for k in ("b1", "b2"))
+    out = act(Xt @ W1[:H].T + b1[:H]) @ t["W2"][:, :H].T + b2
+    out = out if out_act is None else out_act(out)
     loss = ((out[:, 0] - yt) ** 2).mean()
     loss.backward()
     return loss.item(), {k: v.grad.numpy() for k, v in t.items()}
@@ -59,6 +64,11 @@ def _mutants(params, X, y):
     out = [(NO_TANH, lambda: xor_torch(params, X, y, act=lambda z: z),
             "these are the numbers of a network without the tanh: h_j = tanh(W1[j] . x + b1[j]); call .tanh() on "
             "each hidden unit's Value."),
+           (OUT_TANH, lambda: xor_torch(params, X, y, out_act=torch.tanh),
+            "these are the numbers of a network with a tanh on the output too: only the hidden layer has one; "
+            "y_hat = W2 . h + b2 is linear."),
+           *[(NO_BIAS, (lambda b=b: xor_torch(params, X, y, drop=(b,))), f"{b} is missing from the network: "
+              f"{'h_j = tanh(W1[j] . x + b1[j])' if b == 'b1' else 'y_hat = W2 . h + b2'}.") for b in ("b1", "b2")],
            (NO_BACKWARD, lambda: (xor_torch(params, X, y)[0], {k: np.zeros(np.shape(v)) for k, v in params.items()}),
             "every gradient is 0 although the loss is right: call backward() on the loss Value before reading "
             "the .grad of the parameter Values.")]

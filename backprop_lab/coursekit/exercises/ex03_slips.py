@@ -39,6 +39,8 @@ CE_UNDERFLOW = diagnosis("03.ce-log-underflow", "the log of a probability that u
 CE_ONEHOT = diagnosis("03.ce-missing-onehot", "dlogits = p / N without subtracting the one-hot labels")
 CE_INDEX = diagnosis("03.ce-onehot-indexing", "the one-hot subtracted with [:, labels] (every row, every label "
                                               "column) instead of [np.arange(N), labels]")
+KEEPDIMS = diagnosis("03.keepdims", "a row sum or max without keepdims=True: an (N,) array does not divide or "
+                                    "subtract row by row from an (N, C) one")
 CE_AXIS = diagnosis("03.ce-softmax-wrong-axis", "softmax normalised over the wrong axis (over the batch, or the "
                                                 "whole array) instead of over each row's classes")
 

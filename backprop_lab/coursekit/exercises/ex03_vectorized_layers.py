@@ -20,7 +20,16 @@ from ._common import compare
 from ._common import malformed as _malformed
 from ._common import size as _size
 from ._mutants import name_bug
-from .ex03_slips import LINEAR_SHAPES, MSE_BATCH, MSE_SIZE, SIG_OVERFLOW, ce_mutants, ce_stability, layer_mutants
+from .ex03_slips import (
+    KEEPDIMS,
+    LINEAR_SHAPES,
+    MSE_BATCH,
+    MSE_SIZE,
+    SIG_OVERFLOW,
+    ce_mutants,
+    ce_stability,
+    layer_mutants,
+)
 
 # The registry's leaky_relu fixes the slope at 0.1; here it is a keyword (torch's default 0.01).
 LEAKY = replace(OPS["leaky_relu"], forward=F.leaky_relu_forward,
@@ -220,7 +229,15 @@ def _loss(op, make, which):
         loss, ref = run_numpy(spec, inputs, kwargs, 1.0)
         t_loss, tor = run_torch(spec, inputs, kwargs, 1.0)
         (first, x), = inputs.items()
-        got = runner.call("call", func=op, args=[x, *kwargs.values()])
+        try:
+            got = runner.call("call", func=op, args=[x, *kwargs.values()])
+        except StudentCodeError as exc:
+            if op == "softmax_cross_entropy" and "broadcast" in exc.message:
+                raise StudentCodeError(
+                    f"{exc.message} (logits are (N, C) = {x.shape}: a sum or max over each row must keep its axis, "
+                    "e.g. logits.max(axis=1, keepdims=True) of shape (N, 1), so that it divides or subtracts row by "
+                    "row.)", exc.student_traceback, KEEPDIMS) from None
+            raise
         if not (isinstance(got, list) and len(got) == 2):
             return _malformed(f"{op}(...)", f"{op} must return a pair (loss, d{first}); got {type(got).__name__}.")
         pairs = {"loss": (got[0], loss, t_loss), f"d{first}": (got[1], ref[first], tor[first])}

@@ -42,6 +42,9 @@ L2_LAST = diagnosis("04.l2-only-last-array", "the L2 penalty is overwritten in t
 DROP_SCALE = diagnosis("04.dropout-not-scaled", "the dropout mask keeps units at 1 instead of 1 / (1 - p)")
 DROP_KEEP_P = diagnosis("04.dropout-keeps-with-p", "p used as the probability of KEEPING a unit")
 DROP_BY_P = diagnosis("04.dropout-scaled-by-p", "kept units divided by p instead of 1 - p")
+DROP_OWN_RANDOM = diagnosis("04.dropout-ignores-u", "the mask is drawn from new random numbers instead of the u given")
+MLP_SHAPES = diagnosis("04.mlp-shape-mismatch", "a matrix product of the MLP's backward pass has its factors in the "
+                                                "wrong order or transposed (shapes do not match)")
 DROP_TIMES = diagnosis("04.dropout-multiplied", "kept units multiplied by (1 - p) instead of divided")
 
 

@@ -16,8 +16,10 @@ from .ex04_expected import ref_loss, ref_mlp, sgd_expected, torch_scores, train_
 from .ex04_slips import (
     ARGS_SWAPPED,
     CHANGES_GRADS,
+    DROP_OWN_RANDOM,
     LOSS_AFTER,
     MASKS_NOT_PASSED,
+    MLP_SHAPES,
     MU_NOT_PASSED,
     NO_UPDATE,
     NOT_IN_PLACE,
@@ -148,6 +150,11 @@ def _name_failure(exc, runner, params, x, kwargs, slips):
     sentence on `exc` (a StudentCodeError about to be re-raised)."""
     if exc.code or isinstance(exc, (NotAttempted, ForbiddenUse)):
         return
+    if "matmul" in exc.message or "broadcast" in exc.message:
+        exc.code, exc.message = MLP_SHAPES, (
+            f"{exc.message}\nShapes, for layer l: its input a (N, H_(l-1)), W (H_l, H_(l-1)), b (H_l,): "
+            "z = a @ W.T + b is (N, H_l); with dz (N, H_l): dW = dz.T @ a is (H_l, H_(l-1)), "
+            "db = dz.sum(axis=0) is (H_l,), da = dz @ W is (N, H_(l-1)).")
     try:
         scores = runner.call("forward_scores", forward="mlp_forward", args=[params, x], kwargs=kwargs)
     except StudentCodeError:
@@ -356,6 +363,9 @@ L2 = Exercise(key="04.l2_penalty", title="Exercise 4.4 · the L2 penalty",
 ])
 
 # ----------------------------------------------------------------------------- 4.5 dropout mask
+DROP_CODES = {code for code, _, _ in dropout_mutants(np.zeros(1), 0.5)}
+
+
 def _dropout_check(visible=False, p=None, with_torch=False):
     def run(runner, rng):
         shape = (4, 5) if visible else (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
@@ -367,6 +377,12 @@ def _dropout_check(visible=False, p=None, with_torch=False):
         mask = dropout_forward(np.ones(shape), p_drop, True, np.random.default_rng(seed))[1]
         results = [check_close(got, np.ones(shape) if mask is None else mask, name=f"dropout_mask(u, p={p_drop:.3g})")]
         _hint(results, matching(got, dropout_mutants(u, p_drop)))
+        values = np.unique(np.asarray(got, dtype=float)) if np.shape(got) == shape else None
+        if (not results[0].passed and results[0].code not in DROP_CODES and values is not None and 0 < p_drop
+                and set(np.round(values, 12)) <= {0.0, round(1 / (1 - p_drop), 12)}):
+            _hint(results, (DROP_OWN_RANDOM, "the values are right (0 and 1 / (1 - p)) but not where u says: build the "
+                                             "mask from the u given (keep where u >= p), do not draw new random "
+                                             "numbers; then the mask is reproducible."))
         if with_torch:  # torch's dropout has the same convention: compare the masks' statistics
             import torch
             mine = np.asarray(runner.call("call", func="dropout_mask", args=[
