@@ -269,7 +269,7 @@ def diagnose_with_code(candidate, expected, name: str = "grad", batch_size: int 
             return "factor-of-2", f"{name} is twice the expected value: a factor of 2 counted twice (d(x^2)/dx = 2x)?"
         if _near(s, 0.5):
             return "missing-factor-2", f"{name} is half the expected value: a missing factor of 2 (d(x^2)/dx = 2x)?"
-        if c.size > 1:  # any wrong number is "a factor" times the right one: a factor needs several entries
+        if c.size > 1 and not _near(s, 1.0):  # one wrong number is always "a factor" of the right one
             k = 1.0 / s
             factor = f"1/{k:.4g}" if abs(s) < 1 and abs(k - round(k)) < 1e-6 * abs(k) else f"{s:.4g}"
             return "constant-factor", (f"{name} is off by a constant factor of {factor} in every entry: "

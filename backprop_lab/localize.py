@@ -37,8 +37,9 @@ def _rows_and_columns(wrong: np.ndarray) -> list[str]:
 def localize(c: np.ndarray, e: np.ndarray, name: str, tol: float) -> tuple[str, str]:
     """(code, sentence) saying where `c` differs from `e` (same shape, finite, float64).
 
-    Codes: "wrong-value" (a single number), "constant-offset", "row-offset", "wrong-where-zero",
-    "border", "partly-wrong" (under half the entries), "differs" (the rest, still localised).
+    Codes: "wrong-value" (a single number), "constant-offset", "row-offset" (2-D: the same error in
+    every row of the batch), "wrong-where-zero", "border" (3-D and up: only the edges of the last two
+    axes), "partly-wrong" (under half the entries), "differs" (the rest, still localised).
     """
     d = c - e
     scale = max(float(np.max(np.abs(e))), float(np.max(np.abs(c))), 1e-12)
@@ -56,7 +57,7 @@ def localize(c: np.ndarray, e: np.ndarray, name: str, tol: float) -> tuple[str, 
     if np.ptp(d) <= atol:
         return "constant-offset", (f"{name} is off by the same amount ({d.reshape(-1)[0]:+.4g}) in every entry: "
                                    "a constant term added or left out.")
-    if c.ndim >= 2 and c.shape[0] > 1 and np.all(np.abs(d - d[:1]) <= atol):
+    if c.ndim == 2 and c.shape[0] > 1 and np.all(np.abs(d - d[:1]) <= atol):
         return "row-offset", (f"{name} is off by the same values in every row (along axis 0), {example}: a term "
                               "added to or missing from every row of the batch, such as a bias.")
     zero = e == 0
@@ -64,7 +65,7 @@ def localize(c: np.ndarray, e: np.ndarray, name: str, tol: float) -> tuple[str, 
         return "wrong-where-zero", (f"{name} is wrong only where the expected value is exactly 0 "
                                     f"({int(wrong.sum())} entries, e.g. {example}): something gets through "
                                     "where it must be blocked (a mask, x > 0 vs x >= 0, a missing branch).")
-    if c.ndim >= 2 and min(c.shape[-2:]) >= 3:
+    if c.ndim >= 3 and min(c.shape[-2:]) >= 3:  # images: (C, H, W) or (N, C, H, W)
         inner = np.zeros(c.shape, dtype=bool)
         inner[..., 1:-1, 1:-1] = True
         if not (wrong & inner).any():

@@ -231,6 +231,16 @@ def _numgrad_mutants(fname, x, eps):
             out[i] = sign * (f(step) - f(x)) / eps
         return out
 
+    def not_restored():  # x[i] left at old - eps: later entries are taken at a shifted point
+        xs, out = x.copy(), np.zeros_like(x)
+        for i in range(x.size):
+            old = xs[i]
+            xs[i] = old + eps
+            f_plus = f(xs)
+            xs[i] = old - eps
+            out[i] = (f_plus - f(xs)) / (2 * eps)
+        return out
+
     sided = ("this is a one-sided difference (f(x+eps) - f(x)) / eps, whose error shrinks only like eps; use the "
              "centered (f(x+eps) - f(x-eps)) / (2 eps): its error shrinks like eps**2.")
     return [(ONE_SIDED, lambda: one_sided(1), sided), (ONE_SIDED, lambda: one_sided(-1), sided),
@@ -239,6 +249,8 @@ def _numgrad_mutants(fname, x, eps):
             (PRECEDENCE, lambda: numeric_gradient(f, x.copy(), eps=eps) * eps * eps,
              "`/ 2 * eps` divides by 2 and then multiplies by eps (Python reads it left to right): write "
              "`/ (2 * eps)`."),
+            (NOT_RESTORED, not_restored, "x was not restored after perturbing an entry, so the later entries "
+                                         "were taken at a shifted point: put the old value back (x[i] = old)."),
             (SAME_POINT, np.zeros_like(x),
              "every entry is 0: f was evaluated twice at the same point. `x_plus = x` does not copy an array "
              "(both names are one array): change x[i] and call f between the changes, or use x.copy()."),
@@ -257,7 +269,7 @@ def _numeric(fname, visible, eps=1e-6):
         reference = numeric_gradient(TEST_FUNCTIONS[fname], x.copy(), eps=eps)
         r = check_gradient(got["grad"], name=f"numerical_gradient on {fname}", reference=reference,
                            torch=_exact(fname, x), tol=1e-6)
-        return name_bug(r, got["grad"], _numgrad_mutants(fname, x, eps), tol=1e-6)
+        return name_bug(r, got["grad"], _numgrad_mutants(fname, x, eps), tol=1e-8)
     return run
 
 
@@ -282,7 +294,7 @@ def _centered(visible):
         got = runner.call("numerical_gradient_of", func="numerical_gradient", fname="exp3", x=x, eps=1e-3)
         r = check_gradient(got["grad"], name="numerical_gradient on exp(3x) with eps=1e-3",
                            torch=_exact("exp3", x), tol=1e-4)
-        return name_bug(r, got["grad"], _numgrad_mutants("exp3", x, 1e-3), tol=1e-6)
+        return name_bug(r, got["grad"], _numgrad_mutants("exp3", x, 1e-3), tol=1e-8)
     return run
 
 

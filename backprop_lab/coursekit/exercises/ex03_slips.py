@@ -49,8 +49,15 @@ def layer_mutants(op, inputs, kwargs, dout):
     """{"out" | "x" | "weight" | "bias": [(code, value, sentence)]} for the layer `op` on these inputs."""
     x = inputs["x"]
     if op == "linear":
-        return {"out": [(MISSING_BIAS, x @ inputs["weight"].T, "out = x @ weight.T + bias: the bias is missing "
-                                                                "(it is added to every row).")],
+        w = inputs["weight"]
+        square = w.shape[0] == w.shape[1]  # weight used untransposed (or transposed) fits: only values show it
+        return {"out": [(MISSING_BIAS, x @ w.T, "out = x @ weight.T + bias: the bias is missing (it is added to "
+                                                "every row).")]
+                + ([(LINEAR_SHAPES, x @ w + inputs["bias"], "out = x @ weight.T + bias: weight is (M, D), torch's "
+                     "layout, so it is transposed in the product (with D = M the shapes cannot tell you).")]
+                   if square else []),
+                "x": [(LINEAR_SHAPES, dout @ w.T, "dx = dout @ weight, not dout @ weight.T: (N, M) @ (M, D) gives "
+                                                  "(N, D) (with D = M the shapes cannot tell you).")] if square else [],
                 "bias": [(BIAS_AXIS, dout.sum(axis=1), "dbias was summed over the features (axis 1): b is added "
                                                         "to every ROW, so sum dout over the batch, axis 0."),
                          (BIAS_AXIS, dout.sum(), "dbias was summed over everything: sum dout over the batch only "

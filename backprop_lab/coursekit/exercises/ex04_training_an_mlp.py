@@ -224,7 +224,7 @@ def _grads_unchanged(got, steps):
 
 def _sgd_bug(got, field, params, steps, mu, wd):
     """(code, sentence) of the slip whose numbers `got` reproduces after the last of `steps`."""
-    if field == "params" and _same(got["params"], params):
+    if _same(got["params"], params):  # the velocity then goes wrong too (weight decay reads params)
         return NOT_IN_PLACE, ("params did not change: update them in place (params[k] -= ...), the caller keeps "
                               "using the same dict; returning new arrays or rebinding params is not enough.")
     keys = list(params)
