@@ -103,3 +103,13 @@ def test_xor_reference_matches_torch():
         (loss, grads), (t_loss, t_grads) = ex02_xor.xor_reference(params, X, y), ex02_xor.xor_torch(params, X, y)
         assert abs(loss - t_loss) < 1e-12
         assert all(rel_error(grads[k], t_grads[k]) < 1e-12 for k in params)
+
+
+def test_the_xor_note_about_2_1_and_2_2_appears_only_when_they_fail():
+    own_bug = report("02.xor", edit(SOLUTION, CELL["02.xor"], ("mse = total / len(X)", "mse = total")), seed=7)
+    assert own_bug.status == "fail" and "fix exercise 2.1 / 2.2 first" not in own_bug.text()
+    engine_bug = edit(SOLUTION, CELL["02.local_rules"], ("(1.0 - out.data ** 2) * out.grad",
+                                                         "(1.0 - self.data ** 2) * out.grad"))
+    rep = report("02.xor", engine_bug, seed=7)
+    assert "fix exercise 2.1 / 2.2 first (Exercise 2.1 · local backward rules and Exercise 2.2" in rep.text()
+    assert "do not pass yet" in rep.text()

@@ -252,24 +252,16 @@ def _seed(key: str, index: int, base: int | None) -> np.random.Generator:
 
 
 def _failure_text(failed: list) -> str:
-    """The messages of the failed comparisons of one check; those with a diagnosis already given
-    are listed by name on one line instead of repeating it."""
-    lines, later = [], {}
-    for r in failed:
-        if r.diagnosis and r.diagnosis in later:
-            later[r.diagnosis].append(r.name)
-        else:
-            lines.append(r.message)
-            if r.diagnosis:
-                later[r.diagnosis] = []
-                lines.append(r.diagnosis)  # a placeholder, replaced below
+    """The messages of the failed comparisons of one check. A diagnosis said once is not repeated:
+    the other results with the same diagnosis are listed by name on one line under it."""
+    groups: dict = {}  # diagnosis (or a result's own key) -> the results that have it, in order
+    for i, r in enumerate(failed):
+        groups.setdefault(r.diagnosis or i, []).append(r)
     out = []
-    for line in lines:
-        if line in later:
-            if later[line]:
-                out.append(f"  (the same for {', '.join(later[line])})")
-        else:
-            out.append(line)
+    for results in groups.values():
+        out.append(results[0].message)
+        if len(results) > 1:
+            out.append(f"  (the same for {', '.join(r.name for r in results[1:])})")
     return "\n".join(out)
 
 
@@ -282,7 +274,8 @@ def _dependency_note(exercise: Exercise, runner, hidden: bool, seed: int | None)
         return exercise.depends
     failing = [dep.title for dep in exercise.requires
                if run_exercise(dep, runner, hidden=hidden, seed=seed).status != "pass"]
-    return f"{exercise.depends} ({' and '.join(failing)} does not pass yet)" if failing else ""
+    verb = "does" if len(failing) == 1 else "do"
+    return f"{exercise.depends} ({' and '.join(failing)} {verb} not pass yet)" if failing else ""
 
 
 def run_exercise(exercise: Exercise, runner, hidden: bool = True, seed: int | None = None) -> ExerciseReport:

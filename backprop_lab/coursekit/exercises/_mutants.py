@@ -55,3 +55,21 @@ def set_cause(results, code: str, sentence: str):
         if not r.passed:
             r.code, r.diagnosis = code, sentence
     return results
+
+
+def _flat(d, keys):
+    """The arrays d[k] for k in `keys`, raveled into one vector."""
+    return np.concatenate([np.ravel(np.asarray(d[k], dtype=float)) for k in keys]) if keys else np.zeros(0)
+
+
+def match_dict(got, keys, mutants: Iterable[Mutant], tol: float = 1e-8) -> tuple[str, str] | None:
+    """`matching` for dict results ({"W1": ..., "b1": ...}): compares the entries `keys` of `got` with
+    each mutant's dict (a value or a callable returning one)."""
+    if not (isinstance(got, dict) and all(k in got for k in keys)):
+        return None
+    try:
+        candidate = _flat(got, keys)
+    except (TypeError, ValueError):
+        return None
+    call = lambda v: v() if callable(v) else v
+    return matching(candidate, [(c, (lambda v=v: _flat(call(v), keys)), t) for c, v, t in mutants], tol)

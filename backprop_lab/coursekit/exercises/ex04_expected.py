@@ -5,6 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 
+def random_params(rng, sizes, integer=False):
+    """Random params for layer widths `sizes` = (D, H1, ..., C): He-scaled, or small integers
+    (then many pre-activations are exactly 0, ReLU's kink)."""
+    p = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        if integer:
+            p[f"W{i}"] = rng.integers(-1, 2, size=(fan_out, fan_in)).astype(float)
+            p[f"b{i}"] = rng.integers(-1, 2, size=fan_out).astype(float)
+        else:
+            p[f"W{i}"] = rng.normal(size=(fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
+            p[f"b{i}"] = rng.normal(scale=0.1, size=fan_out)
+    return p
+
+
+def dropout_masks(rng, n, sizes, p_drop):
+    """One inverted-dropout mask (n, H_l) per hidden layer of the widths `sizes`."""
+    return [(rng.random((n, h)) >= p_drop) / (1.0 - p_drop) for h in sizes[1:-1]]
+
+
 def ref_mlp(params, x, dout=None, masks=None):
     """(scores, grads) from backprop_lab.functional; grads is None without `dout`."""
     from backprop_lab.functional import linear_backward, linear_forward, relu_backward, relu_forward

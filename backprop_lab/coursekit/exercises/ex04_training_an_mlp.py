@@ -11,8 +11,16 @@ from backprop_lab.gradcheck import CheckResult, check_close
 from ..checking.core import Check, Exercise, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.registry import register
 from ._common import compare, malformed, torch_grads
-from ._mutants import matching, set_cause
-from .ex04_expected import ref_loss, ref_mlp, sgd_expected, torch_scores, train_expected
+from ._mutants import match_dict, matching, set_cause
+from .ex04_expected import (
+    dropout_masks,
+    random_params,
+    ref_loss,
+    ref_mlp,
+    sgd_expected,
+    torch_scores,
+    train_expected,
+)
 from .ex04_slips import (
     ARGS_SWAPPED,
     CHANGES_GRADS,
@@ -33,24 +41,6 @@ from .ex04_slips import (
 
 
 # ----------------------------------------------------------------------------- shared pieces
-def _params(rng, sizes, integer=False):
-    """Random params for layer widths `sizes` = (D, H1, ..., C): He-scaled, or small integers
-    (then many pre-activations are exactly 0, ReLU's kink)."""
-    p = {}
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
-        if integer:
-            p[f"W{i}"] = rng.integers(-1, 2, size=(fan_out, fan_in)).astype(float)
-            p[f"b{i}"] = rng.integers(-1, 2, size=fan_out).astype(float)
-        else:
-            p[f"W{i}"] = rng.normal(size=(fan_out, fan_in)) * np.sqrt(2.0 / fan_in)
-            p[f"b{i}"] = rng.normal(scale=0.1, size=fan_out)
-    return p
-
-
-def _masks(rng, n, sizes, p_drop):
-    return [(rng.random((n, h)) >= p_drop) / (1.0 - p_drop) for h in sizes[1:-1]]
-
-
 def _dict_results(got, ref, tor, what, batch_size=None, keys=None):
     """Compare the dict `got` with the dicts `ref` and `tor` key by key; several wrong entries
     give one message (the first) that names the others."""
@@ -79,23 +69,6 @@ def _same(a, b):  # dict a holds b's entries (to within the exact tolerance)
     return isinstance(a, dict) and all(k in a and check_close(a[k], v).passed for k, v in b.items())
 
 
-def _flat(d, keys):
-    """The arrays d[k] for k in `keys`, raveled into one vector (for comparing dicts with mutants)."""
-    return np.concatenate([np.ravel(np.asarray(d[k], dtype=float)) for k in keys]) if keys else np.zeros(0)
-
-
-def _match_dict(got, keys, mutants):
-    """(code, sentence) of the first mutant whose dict (a value or a callable) equals `got` on `keys`."""
-    if not (isinstance(got, dict) and all(k in got for k in keys)):
-        return None
-    try:
-        candidate = _flat(got, keys)
-    except (TypeError, ValueError):
-        return None
-    call = lambda v: v() if callable(v) else v
-    return matching(candidate, [(c, (lambda v=v: _flat(call(v), keys)), t) for c, v, t in mutants])
-
-
 # ----------------------------------------------------------------------------- 4.1 MLP forward/backward
 def _mlp_case(rng, visible, depth, n, integer, p_drop):
     if visible:
@@ -104,11 +77,11 @@ def _mlp_case(rng, visible, depth, n, integer, p_drop):
         sizes = (int(rng.integers(1, 8)), *(int(h) for h in rng.integers(1, 10, size=depth - 1)),
                  int(rng.integers(2, 6)))
         n = int(rng.integers(2, 17)) if n is None else n
-    params = _params(rng, sizes, integer)
+    params = random_params(rng, sizes, integer)
     x = rng.integers(-1, 2, size=(n, sizes[0])).astype(float) if integer else rng.normal(size=(n, sizes[0]))
     if integer:  # at least one pre-activation exactly 0, in a unit that matters downstream
         x[0], params["b1"][0], params["W2"][:, 0] = 0.0, 0.0, 1.0
-    return params, x, rng.normal(size=(n, sizes[-1])), _masks(rng, n, sizes, p_drop) if p_drop else None
+    return params, x, rng.normal(size=(n, sizes[-1])), dropout_masks(rng, n, sizes, p_drop) if p_drop else None
 
 
 def _mlp_check(part, visible=False, depths=(2,), ns=(None,), integer=False, p_drop=0.0):
@@ -136,7 +109,7 @@ def _mlp_check(part, visible=False, depths=(2,), ns=(None,), integer=False, p_dr
                 keys = [k for k in rg if part in ("all", "grads") or k.startswith(part)]
                 if keys:
                     res = _dict_results(got["grads"], rg, tg, "mlp_backward(...)", len(x), keys)
-                    _hint(res, _match_dict(got["grads"], keys, [(c, (lambda v=v: v()[1]), t) for c, v, t in slips
+                    _hint(res, match_dict(got["grads"], keys, [(c, (lambda v=v: v()[1]), t) for c, v, t in slips
                                                                 if callable(v)]))
                     results += res
                 if not all(results):  # one failing case says enough
@@ -189,7 +162,7 @@ def _sgd_check(visible=False, n_steps=3, momentum=None, wd=0.0, lr_change=False,
     """`n_steps` of the learner's sgd_step on the same dicts; compares params (or the velocity, or the
     grads afterwards: they must not change) after every step with backprop_lab's SGD and torch's."""
     def run(runner, rng):
-        params = _params(rng, (3, 4, 2) if visible else tuple(int(s) for s in rng.integers(1, 7, size=3)))
+        params = random_params(rng, (3, 4, 2) if visible else tuple(int(s) for s in rng.integers(1, 7, size=3)))
         mu = momentum if momentum is not None else float(rng.uniform(0.5, 0.95))
         lrs = [0.1 if visible else float(rng.choice([0.01, 0.03, 0.1]))] * n_steps  # constant lr
         if lr_change:  # a schedule that cuts the lr mid-run
@@ -228,7 +201,7 @@ def _sgd_bug(got, field, params, steps, mu, wd):
         return NOT_IN_PLACE, ("params did not change: update them in place (params[k] -= ...), the caller keeps "
                               "using the same dict; returning new arrays or rebinding params is not enough.")
     keys = list(params)
-    return _match_dict(got[field], keys, [(code, (lambda kind=kind: sgd_run(params, steps, mu, wd, kind)[-1][field]),
+    return match_dict(got[field], keys, [(code, (lambda kind=kind: sgd_run(params, steps, mu, wd, kind)[-1][field]),
                                            text) for kind, code, text in SGD_SLIPS])
 
 
@@ -259,13 +232,13 @@ def _train_check(visible=False, n_steps=4, wd=0.0, p_drop=0.0, ns=(None,)):
         results = []
         for n in ns:
             sizes = (5, 6, 3) if visible else tuple(int(s) for s in rng.integers(2, 9, size=4))
-            params = _params(rng, sizes)
+            params = random_params(rng, sizes)
             lr, mu = (0.1, 0.9) if visible else (float(rng.choice([0.05, 0.1, 0.3])), float(rng.uniform(0.5, 0.9)))
             batches = []
             for m in [8 if visible else (int(rng.integers(2, 12)) if n is None else n) for _ in range(n_steps)]:
                 batches.append({"x": rng.normal(size=(m, sizes[0])), "y": rng.integers(0, sizes[-1], size=m)})
                 if p_drop:
-                    batches[-1]["masks"] = _masks(rng, m, sizes, p_drop)
+                    batches[-1]["masks"] = dropout_masks(rng, m, sizes, p_drop)
             got = runner.call("train_steps", func="train_step", params=params, batches=batches, lr=lr,
                               momentum=mu, weight_decay=wd, velocity={k: np.zeros_like(v) for k, v in params.items()})
             ref, tor = train_expected(params, batches, lr, mu, wd)
@@ -333,7 +306,7 @@ def _l2_check(part, visible=False):
         if visible:
             params, wd = {"W1": np.array([[1.0, -2.0], [0.5, 3.0]]), "b1": np.array([1.0, -1.0])}, 0.1
         else:
-            params = _params(rng, tuple(int(s) for s in rng.integers(1, 7, size=int(rng.integers(2, 5)))))
+            params = random_params(rng, tuple(int(s) for s in rng.integers(1, 7, size=int(rng.integers(2, 5)))))
             wd = float(rng.choice([1e-4, 1e-3, 0.01, 0.5]))
         got = runner.call("call", func="l2_penalty", args=[params, wd])
         from backprop_lab.functional import l2_penalty
@@ -349,7 +322,7 @@ def _l2_check(part, visible=False):
             results.append(r)
         if part in ("grads", "all"):
             res = _dict_results(got[1], dict(zip(params, grads)), tg, "grads")
-            _hint(res, _match_dict(got[1], list(params), slips["grads"]))
+            _hint(res, match_dict(got[1], list(params), slips["grads"]))
             results += res
         return results
     return run
