@@ -70,3 +70,15 @@ def test_run_all_on_a_fresh_release_reaches_the_end(path, tmp_path):
     quiet = [c.source for c in checks
              if "not attempted yet" not in "".join(o.get("text", "") for o in c.outputs)]
     assert checks and not quiet, f"self-checks without 'not attempted yet': {quiet}"
+
+
+@pytest.mark.parametrize("path", RELEASES, ids=[p.parent.name for p in RELEASES])
+def test_stub_cells_only_define_functions(path):
+    """The release's `raise NotImplementedError()` stubs sit inside function bodies: running a stub
+    cell defines functions and raises nothing, so Run All never stops on one."""
+    nb = nbformat.read(str(path), as_version=4)
+    stubs = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    assert stubs
+    top_level = [c.metadata["nbgrader"]["grade_id"] for c in stubs
+                 if any(line.startswith("raise NotImplementedError") for line in c.source.splitlines())]
+    assert not top_level, f"stub at the top level of a cell (Run All would stop there): {top_level}"
