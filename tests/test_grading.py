@@ -238,8 +238,8 @@ def test_learner_check_runs_visible_checks_out_of_process(graded):
     root = graded[0]
     sol = subprocess.run([*CLI, "check", str(root / "solutions" / A / f"{A}.ipynb")],
                          capture_output=True, text=True, timeout=300)
-    assert sol.returncode == 0 and "visible checks: 5 / 5 points" in sol.stdout, sol.stdout
+    assert sol.returncode == 0 and "visible checks: 5.5 / 5.5 points" in sol.stdout, sol.stdout
     rel = subprocess.run([*CLI, "check", str(root / "course" / A / f"{A}.ipynb")],
                          capture_output=True, text=True, timeout=300)
-    assert rel.returncode == 1 and "not attempted yet" in rel.stdout and "visible checks: 0 / 5" in rel.stdout
+    assert rel.returncode == 1 and "not attempted yet" in rel.stdout and "visible checks: 0 / 5.5" in rel.stdout
     json.dumps(rel.stdout)  # printable
