@@ -18,6 +18,7 @@ from ._common import close
 CODES = {k: code(f"07.{k}", meaning) for k, meaning in {
     "conv-flipped-kernel": "the kernel is flipped (a true convolution instead of torch's cross-correlation)",
     "conv-bias-missing": "the bias is not added to the output",
+    "conv-bias-in-window": "the bias is added inside the window sum, so it counts C·KH·KW times",
     "conv-ignores-stride": "the windows move by 1 pixel instead of the stride",
     "conv-output-size": "the output size is not (H + 2P − KH) // S + 1",
     "dweight-last-example-only": "dweight keeps only the last example of the batch (reset inside the loop over n)",
@@ -89,6 +90,11 @@ def known_wrong(name, inputs, kw, dout):
                 "out[n, f, i, j] = sum weight[f, c, u, v] * xp[n, c, i*S + u, j*S + v]."),
                (lib.conv2d_forward(x, weight, None, S, P)[0], c["conv-bias-missing"],
                 "out is right except for the bias: add bias[f] to every output pixel of filter f."),
+               (lib.conv2d_forward(x, weight, None, S, P)[0] + weight[0].size * bias.reshape(-1, 1, 1),
+                c["conv-bias-in-window"],
+                f"the bias is counted C·KH·KW = {weight[0].size} times: it was added inside the window sum "
+                "(np.sum(window * weight[f] + bias[f])). Add bias[f] once, after the sum: "
+                "np.sum(window * weight[f]) + bias[f]."),
                (dense[:, :, :Ho, :Wo], c["conv-ignores-stride"], f"the windows move by 1 pixel instead of the "
                 f"stride S = {S}: window (i, j) starts at row i*S and column j*S of the padded input."),
                (dense, c["conv-ignores-stride"], f"the windows move by 1 pixel instead of the stride S = {S}: keep "
@@ -128,7 +134,7 @@ def shape_hint(name, got, inputs, kw):
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
     Ho, Wo = (H + 2 * P - KH) // S + 1, (W + 2 * P - KW) // S + 1
-    if name == "out" and len(shape) == 4 and shape[:2] == (N, F):
+    if name == "out" and len(shape) == 4 and shape[:2] == (N, F) and shape != (N, F, Ho, Wo):
         return CODES["conv-output-size"], (f"out has shape {shape}, expected {(N, F, Ho, Wo)}: Ho = (H + 2P − KH) "
                                            "// S + 1 (floor division: a last window that does not fit is dropped), "
                                            "and likewise Wo.")

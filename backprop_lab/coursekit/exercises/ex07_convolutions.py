@@ -153,7 +153,9 @@ def _pool_alternatives(x, dout, K, S):
     row, col = np.divmod(windows.reshape(N, C, Ho, Wo, K * K).argmax(axis=4), K)
     overwrite = np.zeros_like(x)
     overwrite[n, c, i * S + row, j * S + col] += dout
-    return {"every": every, "split": split, "last": last, "overwrite": overwrite}
+    swapped = np.zeros_like(x)  # the window position's row and column exchanged (divmod read the wrong way round)
+    np.add.at(swapped, (n, c, i * S + col, j * S + row), dout)
+    return {"every": every, "split": split, "last": last, "overwrite": overwrite, "swapped": swapped}
 
 
 POOL_HINTS = {rule: (code(f"07.pool-{name}", meaning), sentence) for rule, name, meaning, sentence in [
@@ -170,7 +172,11 @@ POOL_HINTS = {rule: (code(f"07.pool-{name}", meaning), sentence) for rule, name,
     ("overwrite", "overlap-not-added", "overlapping windows that share their maximum overwrite each other's gradient",
      "where overlapping windows share their maximum, only one window's gradient arrived: they must ADD up. An `=` "
      "overwrites, and so does a fancy-indexed `dx[rows, cols] += dout` (numpy's buffered +=: a repeated index "
-     "counts once). Use += one window offset at a time, or np.add.at(dx, index, dout).")]}
+     "counts once). Use += one window offset at a time, or np.add.at(dx, index, dout)."),
+    ("swapped", "argmax-row-col-swapped", "the maximum's row and column inside the window are swapped",
+     "the gradient went to the mirror position of each maximum: its row and column are swapped. For a window "
+     "flattened row by row, index k sits at row k // K and column k % K: row, col = np.divmod(k, K), in that "
+     "order.")]}
 POOL_SIZE = code("07.pool-output-size", "the max-pool's output size is not (H − K) // S + 1")
 
 
