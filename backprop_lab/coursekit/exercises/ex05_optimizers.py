@@ -82,13 +82,15 @@ def _draw(rule, rng, visible, fixed):
     return lr, {**hyper, **fixed}
 
 
-def _steps(rule, n_steps=25, change=0.1, state=False, visible=False, resume=False, inplace=False, **fixed):
+def _steps(rule, n_steps=25, change=0.1, state=False, visible=False, resume=False, inplace=False, omit=(), **fixed):
     """Run the learner's rule for `n_steps` (lr times `change` from the middle step on) and compare
     p, and with `state` the buffers, after every step with the reference and torch.optim; with
-    `inplace`, also that no call changed p or the arrays of state in place."""
+    `inplace`, also that no call changed p or the arrays of state in place. The hyperparameters named
+    in `omit` are not passed: the learner's defaults meet torch's."""
     def run(runner, rng):
         p0, A, b = _problem(rng, visible)
         lr, hyper = _draw(rule, rng, visible, fixed)
+        hyper = {k: v for k, v in hyper.items() if k not in omit}
         half = n_steps // 2
         lrs = [lr] * n_steps if change is None else [lr] * max(half, 1) + [lr * change] * (n_steps - max(half, 1))
         state0 = {"step": 40, "exp_avg": 0.3 * rng.normal(size=p0.shape),  # resume a run at step 40
@@ -187,15 +189,17 @@ ADAPTIVE = Exercise(
     functions=("adagrad_step", "rmsprop_step"),
     where="the cell under 'Exercise 5.2'",
     checks=[
-        Check("Adagrad: 25 steps on a fixed quadratic (lr cut at step 13), its state, nothing changed in place", 0.5,
-              _steps("adagrad", state=True, visible=True, inplace=True), True),
-        Check("RMSprop: 25 steps on a fixed quadratic (lr cut at step 13), its state, nothing changed in place", 0.5,
-              _steps("rmsprop", state=True, visible=True, inplace=True), True),
+        Check("Adagrad: 25 steps on a fixed quadratic (lr cut at step 13), its state, nothing changed in place, "
+              "the default eps", 0.5, _steps("adagrad", state=True, visible=True, inplace=True, omit=("eps",)), True),
+        Check("RMSprop: 25 steps on a fixed quadratic (lr cut at step 13), its state, nothing changed in place, "
+              "the default alpha and eps", 0.5,
+              _steps("rmsprop", state=True, visible=True, inplace=True, omit=("alpha", "eps")), True),
         Check("both: weight decay 0.1 and eps = 0.1, 10 fixed steps", 0.5,
               _both(n_steps=10, visible=True, weight_decay=0.1, eps=0.1), True),
         Check("Adagrad: random shapes and lr, lr changed mid-run", 0.5, _steps("adagrad", change=0.3)),
         Check("RMSprop: random shapes, lr and alpha, lr changed mid-run", 0.5, _steps("rmsprop", change=0.3)),
-        Check("both: weight decay enters the gradient", 0.5, _both(weight_decay=0.1)),
+        Check("both: weight decay enters the gradient (default alpha and eps)", 0.5,
+              _both(weight_decay=0.1, omit=("alpha", "eps"))),
         Check("both: eps sits outside the square root (eps = 0.1)", 0.5, _both(eps=0.1)),
         Check("state['sum'] and state['square_avg'] equal torch's after every step", 0.5,
               _both(n_steps=10, change=None, state=True)),
@@ -210,8 +214,9 @@ ADAM = Exercise(
     checks=[
         Check("the first step: every coordinate moves by about lr (bias correction at t = 1)", 0.5,
               _steps("adam", 1, visible=True), True),
-        Check("25 steps on a fixed quadratic, lr cut to a tenth at step 13: p, the state, nothing changed in place",
-              0.5, _steps("adam", state=True, visible=True, inplace=True), True),
+        Check("25 steps on a fixed quadratic, lr cut to a tenth at step 13: p, the state, nothing changed in place, "
+              "the default betas and eps", 0.5,
+              _steps("adam", state=True, visible=True, inplace=True, omit=("betas", "eps")), True),
         Check("eps = 0.1, resuming from a fixed state at step 40 (t comes from state['step'])", 0.5,
               _steps("adam", 10, visible=True, resume=True, eps=0.1), True),
         Check("the first step with random betas and shapes", 0.5, _steps("adam", 1)),

@@ -45,7 +45,7 @@ def _adagrad(kind):
 
 
 def _rmsprop(kind):
-    def step(p, g, state, lr, alpha=0.99, eps=1e-8, weight_decay=0.0):
+    def step(p, g, state, lr, alpha=0.9 if kind == "alpha_default" else 0.99, eps=1e-8, weight_decay=0.0):
         g = g if kind == "no_wd" else g + weight_decay * p
         t = state.get("step", 0) + 1
         a = 1 - alpha if kind == "alpha_swapped" else alpha
@@ -63,9 +63,11 @@ def _adam(kind):
         m = b1 * state.get("exp_avg", 0.0) + (1 - b1) * g
         v = b2 * state.get("exp_avg_sq", 0.0) + (1 - (b1 if kind == "betas_mixed" else b2)) * g * g
         m_hat = m if kind in ("no_bias", "no_bias_m") else m / (1 - b1 ** t)
-        v_hat = v if kind in ("no_bias", "no_bias_v") else v / (1 - b2 ** t)
+        v_hat = v if kind in ("no_bias", "no_bias_v") else v / (1 - (b1 if kind == "v_corrected_b1" else b2) ** t)
         denom = np.sqrt(v_hat + eps) if kind == "eps_inside" else np.sqrt(v_hat) + eps
         denom = (np.sqrt(v) + eps) / np.sqrt(1 - b2 ** t) if kind == "eps_early" else denom
+        if kind == "stores_hat":
+            m, v = m_hat, v_hat
         return p - lr * m_hat / denom, {"step": t, "exp_avg": m, "exp_avg_sq": v, "_t": t}
     return step
 
@@ -124,6 +126,10 @@ BUGS = {
                 (_rmsprop("alpha_swapped"), code("05.rmsprop-alpha-swapped", "alpha weighs the new squared "
                                                  "gradient instead of the old average"),
                  "alpha weighs the OLD average: square_avg = α·square_avg + (1 − α)·d²."),
+                (_rmsprop("alpha_default"), code("05.rmsprop-alpha-default", "RMSprop's default alpha is not "
+                                                 "torch's 0.99"),
+                 "with alpha left at its default, your steps match alpha = 0.9: torch's RMSprop (and the "
+                 "signature in the notebook) default to alpha = 0.99."),
                 (_rmsprop("eps_inside"), EPS_INSIDE, "eps goes outside the square root: d / (sqrt(square_avg) + eps)."),
                 (_rmsprop("no_wd"), NO_WD, "weight_decay was ignored: use d = g + weight_decay·p in place of g.")],
     "adam": [(_adam(kind), code("05.adam-bias-correction", "Adam without the bias correction of m, v or both"), msg)
@@ -145,6 +151,13 @@ BUGS = {
                (_adam("t_restart"), "05.adam-step-count",
                 "t restarts at 1 when you resume from a saved state: take it from the state, "
                 "t = state.get('step', 0) + 1, and return it as state['step'], the only count torch keeps."),
+               (_adam("v_corrected_b1"), code("05.adam-v-correction-beta1", "v's bias correction uses β1 "
+                                              "instead of β2"),
+                "v is bias-corrected with β1: v̂ = v / (1 − β2^t), with β2, the beta of v's own average."),
+               (_adam("stores_hat"), code("05.adam-state-bias-corrected", "the state keeps the bias-corrected m̂, "
+                                          "v̂ instead of the raw averages m, v"),
+                "the state holds m̂ and v̂: store the raw averages m and v as exp_avg and exp_avg_sq (the bias "
+                "correction is applied afresh at every step, to the raw values, and never stored)."),
                (_adam("betas_mixed"), code("05.adam-betas-mixed", "beta1 and beta2 are mixed up"),
                 "v is an average with β2: v = β2·v + (1 − β2)·g² (you used β1 in one of its two factors).")],
     "adamw": [(_adamw("l2"), code("05.adamw-l2-instead-of-decoupled", "AdamW written as Adam with an L2 penalty"),
