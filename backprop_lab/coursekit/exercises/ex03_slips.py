@@ -18,6 +18,9 @@ MISSING_DOUT = diagnosis("03.activation-missing-dout", "an activation's backward
 RELU_VALUE = diagnosis("03.relu-backward-uses-value", "relu's backward multiplies dout by relu(x) instead of the "
                                                       "0/1 mask")
 LEAKY_SLOPE = diagnosis("03.leaky-slope-ignored", "leaky_relu uses a fixed slope (0.01) instead of negative_slope")
+LEAKY_DEFAULT = diagnosis("03.leaky-default-slope", "leaky_relu's default negative_slope is not torch's 0.01")
+LEAKY_AS_RELU = diagnosis("03.leaky-backward-is-relu", "leaky_relu's backward is relu's: no gradient on the "
+                                                       "negative side, where it must pass negative_slope·dout")
 SIG_INPUT = diagnosis("03.sigmoid-backward-uses-input", "sigmoid's backward uses the input x instead of the output "
                                                         "s: x (1 - x) instead of s (1 - s)")
 TANH_INPUT = diagnosis("03.tanh-backward-uses-input", "tanh's backward uses the input x instead of the output t: "
@@ -73,10 +76,21 @@ def layer_mutants(op, inputs, kwargs, dout):
         a = kwargs.get("negative_slope", 0.01)
         fixed = "negative_slope must come from the argument (and the cache), not a fixed 0.01."
         out = [(LEAKY_SLOPE, np.where(x > 0, x, 0.01 * x), fixed)] if a != 0.01 else []
-        dx = [(RELU_ZERO, np.where(x >= 0, dout, a * dout), "at x exactly 0 torch uses the slope: "
+        if "negative_slope" not in kwargs:  # the default was used: a wrong default shows in every negative entry
+            default = ("called without negative_slope, your leaky_relu uses slope {c:g} on the negative side: the "
+                       "default is 0.01, as in torch (def leaky_relu_forward(x, negative_slope=0.01)).")
+            out += [(LEAKY_DEFAULT, np.where(x > 0, x, c * x), default.format(c=c))
+                    for c in (0.1, 0.2, 0.3, 0.0, 0.001)]
+        dx = [(LEAKY_AS_RELU, dout * (x > 0), "no gradient flows on the negative side: leaky_relu's slope there is "
+                                              "negative_slope, so dx = dout where x > 0 and negative_slope·dout "
+                                              "elsewhere (the backward was copied from relu's)."),
+              (RELU_ZERO, np.where(x >= 0, dout, a * dout), "at x exactly 0 torch uses the slope: "
                                                             "leaky_relu'(0) = negative_slope; use x > 0, not x >= 0."),
               (MISSING_DOUT, np.where(x > 0, dout, a), no_dout), (MISSING_DOUT, np.where(x > 0, 1.0, a), no_dout)]
         dx += [(LEAKY_SLOPE, np.where(x > 0, dout, 0.01 * dout), fixed)] if a != 0.01 else []
+        if "negative_slope" not in kwargs:
+            dx += [(LEAKY_DEFAULT, np.where(x > 0, dout, c * dout), default.format(c=c))
+                   for c in (0.1, 0.2, 0.3, 0.001)]
         return {"out": out, "x": dx}
     if op == "sigmoid":
         with np.errstate(over="ignore"):
