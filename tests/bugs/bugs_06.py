@@ -80,6 +80,17 @@ BUGS = [
          ("(1 - momentum) * running_var + momentum * x.var(axis=0, ddof=1)",
           "momentum * running_var + (1 - momentum) * x.var(axis=0, ddof=1)")),
         code="06.bn-running-momentum-swapped", category="batchnorm"),
+    Bug("running_stats_in_place", EVAL, "batchnorm_eval",
+        (("    new_mean = (1 - momentum) * running_mean + momentum * x.mean(axis=0)\n"
+          "    new_var = (1 - momentum) * running_var + momentum * x.var(axis=0, ddof=1)  # unbiased\n"
+          "    return new_mean, new_var",
+          "    running_mean *= 1 - momentum\n    running_mean += momentum * x.mean(axis=0)\n"
+          "    running_var *= 1 - momentum\n    running_var += momentum * x.var(axis=0, ddof=1)\n"
+          "    return running_mean, running_var"),),
+        code="06.bn-running-in-place", category="in-place"),
+    Bug("clip_scales_in_place", CLIP, "clip",
+        ((RETURN, "    for g in grads:\n        g *= scale\n    return grads, total_norm"),),
+        code="06.clip-in-place", category="in-place"),
     Bug("running_var_biased", EVAL, "batchnorm_eval", (("x.var(axis=0, ddof=1)", "x.var(axis=0)"),),
         code="06.bn-running-var-biased", category="batchnorm"),
     Bug("eval_uses_batch_statistics", EVAL, "batchnorm_eval",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop_lab import functional as F
+from backprop_lab.gradcheck import CheckResult
 
 from ..checking.diagnoses import register as code
 from ._common import compare, explain, malformed, torch_grads
@@ -150,6 +151,8 @@ EVAL_TERMS = code("06.bn-eval-backward-batch-terms", "eval mode's dx has the tra
                   "statistics")
 MOMENTUM_SWAPPED = code("06.bn-running-momentum-swapped", "the running statistics keep momentum of the old value "
                         "instead of 1 − momentum")
+RUNNING_IN_PLACE = code("06.bn-running-in-place", "update_running_stats changes the running_mean / running_var "
+                        "passed in, in place, instead of returning new arrays")
 RUNNING_BIASED = code("06.bn-running-var-biased", "running_var stores the biased batch variance (torch stores the "
                       "unbiased one)")
 
@@ -166,7 +169,9 @@ def running_stats(fixed):
         F.batchnorm_forward(x, np.ones(D), np.zeros(D), ref_m, ref_v, training=True, momentum=momentum)
         tm, tv = torch.tensor(rm), torch.tensor(rv)
         tF.batch_norm(torch.tensor(x), tm, tv, None, None, True, momentum)
-        got = runner.call("call", func="update_running_stats", args=[rm, rv, x], kwargs={"momentum": momentum})
+        watched = runner.call("call_watching_args", func="update_running_stats", args=[rm, rv, x],
+                              kwargs={"momentum": momentum})
+        got = watched["result"]
         bad = pair_or_malformed(got, "update_running_stats(...)", "running_mean", "running_var")
         if bad:
             return bad
@@ -180,5 +185,19 @@ def running_stats(fixed):
                    (momentum * rv + (1 - momentum) * var * N / (N - 1), MOMENTUM_SWAPPED, swapped),
                    (momentum * rv + (1 - momentum) * var, MOMENTUM_SWAPPED, swapped)]
         return [explain(compare(got[0], "running_mean", ref_m, tm.numpy()), got[0], ref_m, known_m),
-                explain(compare(got[1], "running_var", ref_v, tv.numpy()), got[1], ref_v, known_v)]
+                explain(compare(got[1], "running_var", ref_v, tv.numpy()), got[1], ref_v, known_v),
+                untouched("update_running_stats", watched["changed"], {"args[0]": "running_mean",
+                                                                         "args[1]": "running_var", "args[2]": "x"},
+                          RUNNING_IN_PLACE, "compute new arrays, new_mean = (1 - momentum) * running_mean + ..., "
+                          "and return them; the caller keeps the old ones.")]
     return run
+
+
+def untouched(func, changed, names, bug_code, fix):
+    """One result: `func` changed none of its arguments in place (`changed`: the probe's labels)."""
+    what = f"{func} leaves its arguments unchanged"
+    if not changed:
+        return CheckResult(what, True, 0.0, against="the arguments before the call")
+    shown = ", ".join(names.get(c, c) for c in changed)
+    return CheckResult(what, False, np.inf, against="the arguments before the call", code=bug_code,
+                       diagnosis=f"{func} changed {shown} in place (an `*=`, `+=` or `[...] =` on an argument): {fix}")

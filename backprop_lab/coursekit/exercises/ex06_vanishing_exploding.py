@@ -25,6 +25,7 @@ from .ex06_batchnorm import (
     batchnorm_train,
     pair_or_malformed,
     running_stats,
+    untouched,
 )
 
 # ----------------------------------------------------------------------------- 6.1 init scales
@@ -215,7 +216,8 @@ def _clip(make, max_norm):
         for p, g in zip(tparams, grads):
             p.grad = torch.tensor(g)
         t_total = float(torch.nn.utils.clip_grad_norm_(tparams, m))
-        got = runner.call("call", func="clip_grad_norm", args=[[g.copy() for g in grads], m])
+        watched = runner.call("call_watching_args", func="clip_grad_norm", args=[[g.copy() for g in grads], m])
+        got = watched["result"]
         bad = pair_or_malformed(got, "clip_grad_norm(...)", "clipped", "total_norm")
         if bad:
             return bad
@@ -247,7 +249,10 @@ def _clip(make, max_norm):
                 + ([(own, c["per-array"], "you clipped each array by its own norm; clipping by norm uses ONE "
                      "factor for all arrays, from the global norm sqrt(sum of all squares).")] * (len(grads) > 1)),
                 tol=1e-5))
-        return results
+        names = {f"args[0][{i}]": f"grads[{i}]" for i in range(len(grads))}
+        return results + [untouched("clip_grad_norm", watched["changed"], names, CLIP_CODES["in-place"],
+                                    "return new arrays, [g * scale for g in grads], and leave grads as they are "
+                                    "(torch's clip_grad_norm_ scales param.grad in place; this function returns).")]
     return run
 
 
@@ -258,7 +263,8 @@ CLIP_CODES = {k: code(f"06.clip-{k}", meaning) for k, meaning in {
     "by-value": "the gradients are clipped by value (entrywise) instead of by norm",
     "not-applied": "gradients above max_norm are not scaled down (min and max swapped?)",
     "always-rescales": "gradients below max_norm are rescaled too",
-    "per-array": "each array is clipped by its own norm instead of the global norm"}.items()}
+    "per-array": "each array is clipped by its own norm instead of the global norm",
+    "in-place": "clip_grad_norm scales the caller's gradient arrays in place instead of returning new ones"}.items()}
 
 
 def _shapes(rng, k):
