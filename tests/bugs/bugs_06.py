@@ -16,6 +16,8 @@ BUGS = [
     Bug("fans_swapped", INIT, "init_scales",
         ((FANS, "    return shape[0] * receptive_field, shape[1] * receptive_field"),),
         code="06.fans-swapped", category="classic"),
+    Bug("xavier_variance_not_std", INIT, "init_scales",
+        ((XAVIER, "    return gain * 2.0 / (fan_in + fan_out)"),), code="06.returns-variance", category="classic"),
     Bug("fans_without_kernel", INIT, "init_scales", ((FANS, "    return shape[1], shape[0]"),),
         code="06.fans-conv-kernel", category="conv fans"),
     Bug("fan_out_without_kernel", INIT, "init_scales", ((FANS, "    return shape[1] * receptive_field, shape[0]"),),

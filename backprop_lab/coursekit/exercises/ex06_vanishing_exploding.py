@@ -113,6 +113,8 @@ def _xavier(fixed):
             (gain * np.sqrt(2 / fan_in), XAVIER_FORMULA, "that is He's sqrt(2/fan_in); " + xavier),
             (gain * np.sqrt(1 / (fan_in + fan_out)), XAVIER_FORMULA, "the 2 is missing: " + xavier),
             (gain ** 2 * 2 / (fan_in + fan_out), VARIANCE, STD),
+            (gain * 2 / (fan_in + fan_out), VARIANCE, "you returned gain * 2 / (fan_in + fan_out), a variance times "
+             "the gain: take the square root of 2 / (fan_in + fan_out), then multiply by the gain."),
             (np.sqrt(2 / (fan_in + fan_out)), XAVIER_GAIN, "the gain is missing: " + xavier),
             (np.sqrt(gain * 2 / (fan_in + fan_out)), XAVIER_GAIN, "the gain multiplies the std, outside the root: "
              "std = gain * sqrt(2 / (fan_in + fan_out)) (Var(W) = gain^2 * 2 / (fan_in + fan_out))."),
