@@ -47,6 +47,9 @@ BUGS = [
     Bug("sutskever", SGD, "sgd", [(SGD_BODY, """        g = grads[k] + weight_decay * params[k]
         velocity[k] = momentum * velocity[k] - lr * g
         params[k] += velocity[k]""")], code="04.sgd-sutskever", category="lr-change"),
+    Bug("momentum_as_ema", SGD, "sgd",
+        [("velocity[k] = momentum * velocity[k] + g", "velocity[k] = momentum * velocity[k] + (1 - momentum) * g")],
+        code="04.sgd-ema-velocity", category="classic"),
     Bug("lr_in_velocity", SGD, "sgd", [(SGD_BODY, """        g = grads[k] + weight_decay * params[k]
         velocity[k] = momentum * velocity[k] + lr * g
         params[k] -= velocity[k]""")], code="04.sgd-lr-in-velocity", category="lr-change"),

@@ -25,6 +25,7 @@ WD_AFTER = diagnosis("04.sgd-weight-decay-after-momentum", "weight decay applied
                                                            "update instead of to the gradient before it")
 V_NOT_STORED = diagnosis("04.sgd-velocity-not-stored", "the new velocity is computed but not written back into "
                                                        "velocity[k]")
+EMA = diagnosis("04.sgd-ema-velocity", "the velocity is an average, mu v + (1 - mu) g, instead of torch's sum mu v + g")
 MOMENTUM_UNUSED = diagnosis("04.sgd-momentum-unused", "the velocity is updated but the step uses the gradient")
 CHANGES_GRADS = diagnosis("04.sgd-changes-grads", "sgd_step changes the caller's grads in place (g += ...)")
 LOSS_AFTER = diagnosis("04.train-loss-after-update", "train_step returns the loss after the update")
@@ -112,6 +113,9 @@ def sgd_run(params, steps, mu, wd, kind="torch"):
                 p[k] = p[k] - lr * (v[k] + wd * p[k])
             elif kind == "velocity_not_stored":
                 p[k] = p[k] - lr * (mu * v[k] + g + wd * p[k])
+            elif kind == "ema":
+                v[k] = mu * v[k] + (1 - mu) * (g + wd * p[k])
+                p[k] = p[k] - lr * v[k]
             elif kind == "momentum_unused":
                 v[k] = mu * v[k] + g + wd * p[k]
                 p[k] = p[k] - lr * (g + wd * p[k])
@@ -133,6 +137,8 @@ SGD_SLIPS = [
                            "GRADIENT first (g = grads[k] + weight_decay * p), so it also enters the velocity."),
     ("velocity_not_stored", V_NOT_STORED, "the velocity never changes: write the new value back "
                                           "(velocity[k] = momentum * velocity[k] + g), the caller keeps the dict."),
+    ("ema", EMA, "your velocity is an exponential average, v = mu v + (1 - mu) g; torch's momentum SUMS, "
+                 "v = mu v + g (no 1 - mu), so a steady gradient builds a step 1 / (1 - mu) times larger."),
     ("momentum_unused", MOMENTUM_UNUSED, "the velocity is right but the step uses the plain gradient: update with "
                                          "p -= lr * velocity[k]."),
 ]
