@@ -10,6 +10,7 @@ from exercise_kit import (
     assert_bugs_lose_exactly_in_the_sandbox,
     assert_exercises,
     edit,
+    namespace,
     report,
     solution_cells,
 )
@@ -73,3 +74,11 @@ def test_a_slow_pass_is_named_and_wrong_values_are_not_timed():
     wrong = report("07.conv_fast", edit(SOLUTION, "conv_fast", *CATALOGUE["fast_reshape_not_transpose"].edits), seed=0)
     speed = next(o for o in wrong.outcomes if o.check == SPEED)
     assert speed.code == "07.fast-not-timed" and "faster" not in speed.message
+
+
+def test_a_passing_self_check_shows_the_measured_speed_up(capsys):
+    from backprop_lab.coursekit.checking.api import check
+
+    check("07.conv_fast", namespace(SOLUTION))
+    out = capsys.readouterr().out
+    assert out.startswith("✓ ") and "faster per output pixel than loops over (n, f, i, j), measured now" in out
