@@ -160,7 +160,7 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
         jobs = (recorder.job(s, *_stage(root, assignment, s)) for s in students)
         bar = tqdm(total=len(students), desc=f"autograde {assignment} ({runner.label})", unit="student",
                    disable=not progress)
-        with Interrupts(bar.write) as stop:
+        with recorder, Interrupts(bar.write) as stop:
             try:
                 for job, graded in runner.results(jobs, stop.requested):
                     with stop.recording_one():
@@ -191,8 +191,8 @@ def summary(root: Path, assignment: str, batch: GradedBatch) -> str:
         lines.append(f"{res.student:<20} {total:>7g} points   ({res.seconds:.1f} s){'' if res.ok else '  FAILED'}")
         lines += [f"    ! {p}" for p in res.problems]
     n = len(batch)
-    lines.append(f"graded {n} submission(s); mean {sum(r.seconds for r in batch) / max(n, 1):.1f} s each; "
-                 f"{batch.label}")
+    lines.append(f"graded {n} submission(s); mean {sum(r.seconds for r in batch) / max(n, 1):.1f} s each "
+                 f"(and {sum(r.record_seconds for r in batch) / max(n, 1):.2f} s to record); {batch.label}")
     lines += [f"retried {student}: {why}" for student, why in batch.retried]
     if batch.not_graded:
         flags = " ".join(f"--student {s}" for s in batch.not_graded)

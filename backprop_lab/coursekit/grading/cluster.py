@@ -26,11 +26,11 @@ def grade_on_worker(job: GradingJob, batch: str):
     """The Dask task: say where it starts (an event), then grade."""
     from distributed import get_worker
 
-    from .startup import warm_up
+    from .startup import grading_process
 
     worker = get_worker()
     worker.log_event(TOPIC, {"batch": batch, "student": job.student, "worker": worker.address})
-    warm_up()  # once per worker process: imports, one thread
+    grading_process()  # imports once per worker process; one BLAS and torch thread (tiny arrays)
     return grade_submission(job)
 
 

@@ -1,13 +1,17 @@
 """The recording half of grading, in the instructor's process only: what grading tasks need from
 autograder/, and nbgrader's gradebook, the autograded notebooks and the per-student records.
 
-`Recorder.jobs` reads the gradebook (cells, exercise keys) and the grader's secret once per batch
-and turns each submission into a `tasks.GradingJob` (plain data; the secret stays here, only the
-seeds derived from it travel). `Recorder.record` takes a `tasks.GradedSubmission` back: it stages
-the rebuilt notebooks beside the submission's other files and runs nbgrader's own `autograde` on
-them in this process, where `HonestAutograde` inserts the precomputed outputs. nbgrader writes
-autograded/ and the gradebook as it always does, so Formgrader, feedback and export read them as
-before, and a single process writes the SQLite gradebook however many machines grade.
+`Recorder.job` turns a submission into a `tasks.GradingJob`, with the gradebook's cells and the
+exercise keys read once per batch and the seeds derived from the grader's secret (which stays
+here). `Recorder.record` takes a `tasks.GradedSubmission` back and does what nbgrader's
+`autograde` does, with nbgrader's own API and preprocessors: the student and the submission (with
+its timestamp.txt) in the gradebook, the source's other files and the submission's copied to
+autograded/, each rebuilt notebook through the configured sanitizing and autograding
+preprocessors (`HonestAutograde` inserting the precomputed outputs, `SaveAutoGrades` the scores,
+`AssignLatePenalties`...), written read-only to autograded/; notebooks not submitted or not
+readable score 0. Formgrader, feedback and export read the result as before. All of it goes through
+one `Gradebook` session for the whole batch (`shared_gradebook`) and one process: the SQLite
+gradebook has a single writer however many machines grade.
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
 from ..release import nbgrader_api
 from .collect import SUBMITTED
 from .nbgrader_plugin import SECRET_FILE, hidden_seeds, load_secret, precomputed, test_cell_keys
 from .rebuild import cell_metadata_truth
 from .records import write_record
+from .shared_gradebook import preprocessors
 from .tasks import GradingJob
-
-STAGING = Path("autograder") / ".staging"
 
 
 @dataclass
@@ -40,24 +45,37 @@ class GradeResult:
 
 
 class Recorder:
-    """Reads autograder/ for the grading jobs of one assignment and records their results."""
+    """Reads autograder/ for the grading jobs of one assignment, and records their results.
+
+    Use it as a context manager (it holds the batch's gradebook session).
+    """
 
     def __init__(self, root: Path, assignment: str):
+        from nbgrader.api import Gradebook
+        from nbgrader.converters import Autograde
         from sqlalchemy.exc import SAWarning
 
         warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session use, harmless
         self.root, self.assignment = Path(root), assignment
-        self.staging = self.root / STAGING
-        self.api = nbgrader_api(self.root, CourseDirectory__submitted_directory=str(self.staging))
+        self.api = nbgrader_api(self.root)
+        self.converter = Autograde(coursedir=self.api.coursedir, parent=self.api)
         settings = self.api.config.HonestAutograde
         self.timeout = float(settings.get("timeout", 10.0))
         self.secret = load_secret(settings.get("secret_file") or str(self.root / SECRET_FILE))
         self.truth = cell_metadata_truth(self.root, assignment)
-        from nbgrader.api import Gradebook
-
-        with Gradebook(self.api.coursedir.db_url) as gb:
-            self.keys = test_cell_keys(gb, assignment)
+        self.db_url = self.api.coursedir.db_url
+        self.gb = Gradebook(self.db_url, self.api.coursedir.course_id)
+        self.keys = test_cell_keys(self.gb, assignment)
+        self.notebooks = [nb.name for nb in self.gb.find_assignment(assignment).notebooks]
+        self.sanitize = preprocessors(self.converter.sanitize_preprocessors, self.converter)
+        self.grade = preprocessors(self.converter.autograde_preprocessors, self.converter)
         self.stage_problems: dict[str, list] = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.gb.close()
 
     def job(self, student: str, notebooks: dict, problems: list) -> GradingJob:
         """The grading task of one student: the submitted notebooks' bytes, the cells' truth, the seeds.
@@ -71,50 +89,70 @@ class Recorder:
     def record(self, job: GradingJob, graded) -> GradeResult:
         """Write one graded submission (a `GradedSubmission`, or the exception its task raised)."""
         start = time.perf_counter()
-        problems = list(self.stage_problems.get(job.student, []))
+        problems = list(self.stage_problems.pop(job.student, []))
         if isinstance(graded, BaseException):
             problems.append(f"grading failed ({type(graded).__name__}: {graded}); nothing was recorded")
             return GradeResult(job.student, False, 0.0, problems)
         problems += graded.problems
-        staged = [g for g in graded.notebooks if g.notebook is not None]
-        self._write_staging(job.student, staged)
-        if not staged:
-            self._record_zero(job.student)
-            ok = True
-        else:
-            with precomputed(self.assignment, job.student, staged):
-                result = self.api.autograde(self.assignment, job.student, force=True, create=True)
-            ok = bool(result.get("success"))
-            if not ok:
-                tail = (result.get("log", "") + (result.get("error") or "")).strip().splitlines()[-3:]
-                problems.append("nbgrader autograde failed: " + " | ".join(tail))
-        if ok:
-            write_record(self.root, graded.record)
-        return GradeResult(job.student, ok, graded.seconds, problems, graded.worker, time.perf_counter() - start)
+        dest = Path(self.api.coursedir.format_path(self.api.coursedir.autograded_directory, job.student,
+                                                   self.assignment))
+        try:
+            self._record(job.student, {g.name: g for g in graded.notebooks if g.notebook is not None}, dest)
+        except Exception as exc:  # what nbgrader's autograde does on a failure: nothing half-written
+            self.gb.db.rollback()
+            shutil.rmtree(dest, ignore_errors=True)
+            if dest.parent.is_dir() and not any(dest.parent.iterdir()):
+                dest.parent.rmdir()
+            problems.append(f"nbgrader could not record it ({type(exc).__name__}: {exc})")
+            return GradeResult(job.student, False, graded.seconds, problems, graded.worker)
+        write_record(self.root, graded.record)
+        return GradeResult(job.student, True, graded.seconds, problems, graded.worker, time.perf_counter() - start)
 
-    def _write_staging(self, student: str, notebooks: list) -> None:
-        """The submission as nbgrader reads it: the rebuilt notebooks and the other files, copied."""
-        src = self.root / SUBMITTED / student / self.assignment
-        dst = self.staging / student / self.assignment
-        if dst.exists():
-            shutil.rmtree(dst)
-        dst.mkdir(parents=True)
-        for f in src.rglob("*"):
-            if f.is_file() and f.suffix not in (".ipynb", ".bak"):
-                target = dst / f.relative_to(src)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(f, target)
-        for g in notebooks:
-            (dst / f"{g.name}.ipynb").write_bytes(g.notebook)
-
-    def _record_zero(self, student: str) -> None:
-        """No readable notebook at all: nbgrader refuses to run, so record 0 for every cell ourselves."""
-        from nbgrader.api import Gradebook
-
-        with Gradebook(self.api.coursedir.db_url) as gb:
-            gb.update_or_create_student(student)
-            submission = gb.update_or_create_submission(self.assignment, student)
-            for nb in submission.notebooks:
-                for grade in nb.grades:
+    def _record(self, student: str, staged: dict, dest: Path) -> None:
+        gb, src = self.gb, self.root / SUBMITTED / student / self.assignment
+        timestamp = self.api.coursedir.get_existing_timestamp(str(src))
+        gb.update_or_create_student(student)
+        extra = {"timestamp": timestamp} if timestamp else {}
+        gb.update_or_create_submission(self.assignment, student, **extra)
+        if dest.exists():
+            shutil.rmtree(dest)
+        known = [name for name in self.notebooks if name in staged]
+        if known:
+            dest.mkdir(parents=True)
+            self._copy_files(src, dest)
+        for name in self.notebooks:
+            if name not in known:  # not submitted, or not a readable notebook: 0 points
+                for grade in gb.find_submission_notebook(name, self.assignment, student).grades:
                     grade.auto_score, grade.needs_manual_grade = 0, False
-            gb.db.commit()
+                continue
+            nb = nbformat.reads(staged[name].notebook.decode("utf-8"), as_version=4)
+            resources = {"unique_key": name, "output_files_dir": f"{name}_files", "gradebook": gb,
+                         "nbgrader": {"student": student, "assignment": self.assignment, "notebook": name,
+                                      "db_url": self.db_url}}
+            for pp in self.sanitize:
+                nb, resources = pp(nb, resources)
+            with precomputed(self.assignment, student, [staged[name]]):
+                for pp in self.grade:
+                    nb, resources = pp(nb, resources)
+            nbformat.write(nb, str(dest / f"{name}.ipynb"))
+        gb.db.commit()
+        mode = int(str(self.converter.permissions), 8)
+        for f in dest.rglob("*") if dest.exists() else []:
+            if f.is_file():
+                f.chmod(mode)
+
+    def _copy_files(self, src: Path, dest: Path) -> None:
+        """As nbgrader does: the submission's other files, then the source's (which win), no notebooks."""
+        from nbgrader.utils import find_all_files
+
+        source = Path(self.api.coursedir.format_path(self.api.coursedir.source_directory, ".", self.assignment))
+        ignore = list(self.api.coursedir.ignore) + ["*.ipynb"]
+        keep = {str(source / f) for f in self.converter.exclude_overwriting.get(self.assignment, [])}
+        for base, skip in ((src, ignore + ["*.bak"]), (source, ignore)):
+            for f in map(Path, find_all_files(str(base), skip)):
+                if str(f) in keep:
+                    continue
+                target = dest / f.relative_to(base)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.unlink(missing_ok=True)
+                shutil.copy(f, target)

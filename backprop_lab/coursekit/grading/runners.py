@@ -25,9 +25,10 @@ class InProcess:
     """Grade one student after the other in this process."""
 
     def __init__(self, why: str = ""):
-        from .startup import warm_up
+        from .startup import one_thread, warm_up
 
         warm_up()
+        self.restore_threads = one_thread()
         self.label = "in this process" + (f" ({why})" if why else "")
         self.retried: list = []
 
@@ -41,7 +42,7 @@ class InProcess:
                 yield job, exc
 
     def close(self) -> None:
-        pass
+        self.restore_threads()
 
 
 def _exit(signum, frame):

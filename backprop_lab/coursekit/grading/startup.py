@@ -2,7 +2,7 @@
 
 * **One thread.** The checks work on tiny arrays. With torch's and BLAS's default of one thread per
   core, every torch call of a check waits on a thread pool that competes with the other grading
-  processes (and with the sandbox child): a torch twin of notebook 08's CNN took 1.5 ms with one
+  processes (and with the sandbox child): the torch twin of notebook 08's CNN took 1.5 ms with one
   thread and 100-300 ms with two on a busy 2-core machine.
 * **No IRI grammar.** `jsonschema` (imported by nbformat) builds ~35 Earley parsers of
   `rfc3987_syntax` at import, ~1.1 s of CPU, for the ``iri`` string format that no notebook or
@@ -15,7 +15,8 @@ import os
 import sys
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_warm = []  # not empty once `warm_up` ran in this process
+_warm: list = []  # not empty once `warm_up` ran in this process
+_dedicated: list = []  # not empty once `grading_process` ran
 
 
 def skip_iri_grammar() -> None:
@@ -24,32 +25,54 @@ def skip_iri_grammar() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
-def one_thread() -> None:
-    """One BLAS and torch thread in this process (and the processes it starts)."""
-    for var in THREAD_VARIABLES:
-        os.environ[var] = "1"
-    if "numpy" in sys.modules:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(1)
-
-
 def warm_up() -> None:
-    """Import what every grading job needs (nbformat, torch, the exercise registry), one thread each."""
+    """Import what every grading job needs: nbformat, torch, the exercise registry (once per process)."""
     if _warm:
         return
     skip_iri_grammar()
-    one_thread()
     import nbformat  # noqa: F401
-    import torch
+    import torch  # noqa: F401
 
-    torch.set_num_threads(1)
     from ..checking.registry import load_all
 
     load_all()
-    one_thread()  # numpy is loaded now
     _warm.append(True)
+
+
+def one_thread():
+    """One BLAS and torch thread in this process and the processes it starts; returns `restore()`."""
+    saved_env = {var: os.environ.get(var) for var in THREAD_VARIABLES}
+    for var in THREAD_VARIABLES:
+        os.environ[var] = "1"
+    limits = None
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(1)
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+
+    def restore() -> None:
+        for var, value in saved_env.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        if limits is not None:
+            limits.restore_original_limits()
+        if threads is not None:
+            torch.set_num_threads(threads)
+
+    return restore
+
+
+def grading_process() -> None:
+    """Make this whole process a grading process (a worker): warm imports, one thread for good."""
+    if _dedicated:
+        return
+    _dedicated.append(True)
+    os.environ.update({var: "1" for var in THREAD_VARIABLES})  # before numpy and torch load
+    warm_up()
+    one_thread()

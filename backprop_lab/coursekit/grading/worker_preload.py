@@ -1,5 +1,5 @@
 """Imported by the process that local grading workers are forked from (multiprocessing's fork
-server): each worker starts with nbformat, torch and the exercise registry already imported."""
-from .startup import warm_up
+server): each worker starts with nbformat, torch and the exercise registry imported, one thread each."""
+from .startup import grading_process
 
-warm_up()
+grading_process()
