@@ -14,6 +14,7 @@ summary lists the others.
 from __future__ import annotations
 
 import signal
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager
@@ -137,8 +138,6 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
     `MIN_PER_WORKER` submissions each, else in this process), or on the Dask cluster of
     `scheduler` (``tcp://host:8786``), whose workers need the package and nothing of the course.
     """
-    from .recording import Recorder
-
     skip_iri_grammar()
     check_assignment(root, assignment)
     known = submitted_students(root, assignment)
@@ -155,12 +154,14 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
     batch = GradedBatch()
     bar = None
     try:
+        from .recording import Recorder  # nbgrader: imported here while the workers import torch
+
         ensure_in_gradebook(root, assignment)
         recorder = Recorder(root, assignment)
         jobs = (recorder.job(s, *_stage(root, assignment, s)) for s in students)
         bar = tqdm(total=len(students), desc=f"autograde {assignment} ({runner.label})", unit="student",
                    disable=not progress)
-        with recorder, Interrupts(bar.write) as stop:
+        with recorder, Interrupts(lambda msg: bar.write(msg, file=sys.stderr)) as stop:
             try:
                 for job, graded in runner.results(jobs, stop.requested):
                     with stop.recording_one():

@@ -91,13 +91,20 @@ def throughput(source_root: Path, total: int, assignments=THROUGHPUT_ASSIGNMENTS
     out = {}
     with tempfile.TemporaryDirectory(prefix="bpl-throughput-") as tmp:
         base = prepare(source_root, Path(tmp) / "base", per)
+        expected = None
         for w in workers:
             root = Path(tmp) / f"w{w}"
             shutil.copytree(base, root)
-            seconds = {}
+            seconds, totals = {}, {}
             for assignment in assignments:
-                seconds[assignment], _ = run_cli(root, assignment, w)
+                seconds[assignment], out = run_cli(root, assignment, w)
+                totals[assignment] = _totals(root, assignment)
+                if len(totals[assignment]) != per[assignment]:
+                    raise RuntimeError(f"--workers {w} did not grade every submission of {assignment}:\n{out[-2000:]}")
                 print(f"  --workers {w}: {assignment}: {per[assignment]} in {seconds[assignment]:.1f} s", flush=True)
+            if expected is not None and totals != expected:
+                raise RuntimeError(f"--workers {w} graded differently from --workers {workers[0]}")
+            expected = totals
             out[w] = {"seconds": sum(seconds.values()), "per_assignment": seconds,
                       "per_second": total / sum(seconds.values())}
             shutil.rmtree(root)

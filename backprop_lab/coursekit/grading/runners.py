@@ -15,8 +15,6 @@ import signal
 from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from .tasks import grade_submission
-
 PRELOAD = "backprop_lab.coursekit.grading.worker_preload"
 POLL_S = 0.2
 
@@ -33,6 +31,8 @@ class InProcess:
         self.retried: list = []
 
     def results(self, jobs, stopping):
+        from .tasks import grade_submission
+
         for job in jobs:
             if stopping():
                 return
@@ -73,11 +73,13 @@ class LocalPool:
         self.pool = None
 
     def results(self, jobs, stopping):
+        from .tasks import grade_submission
+
         jobs, again, lost = iter(jobs), [], []
         while True:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_signals)
             futures: dict = {}
-            self._fill(futures, jobs, again, stopping)
+            self._fill(futures, jobs, again, stopping, grade_submission)
             while futures:
                 done, _ = wait(futures, timeout=POLL_S, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -93,7 +95,7 @@ class LocalPool:
                 if stopping():
                     futures = {f: j for f, j in futures.items() if not f.cancel()}
                 elif not lost:
-                    self._fill(futures, jobs, again, stopping)
+                    self._fill(futures, jobs, again, stopping, grade_submission)
             self.pool.shutdown()
             self.pool = None
             if not lost or stopping():
@@ -108,13 +110,13 @@ class LocalPool:
             if not again:
                 return
 
-    def _fill(self, futures: dict, jobs, again: list, stopping) -> None:
+    def _fill(self, futures: dict, jobs, again: list, stopping, task) -> None:
         # A few tasks per worker in flight: submissions are read as they are needed, not all at once.
         while len(futures) < 2 * self.workers and not stopping():
             job = again.pop(0) if again else next(jobs, None)
             if job is None:
                 return
-            futures[self.pool.submit(grade_submission, job)] = job
+            futures[self.pool.submit(task, job)] = job
 
     def close(self) -> None:
         """Stop at once: cancel what is queued and end the workers (their sandbox children with them)."""
