@@ -53,6 +53,7 @@ class Recorder:
     def __init__(self, root: Path, assignment: str):
         from nbgrader.api import Gradebook
         from nbgrader.converters import Autograde
+        from nbgrader.preprocessors import CheckCellMetadata
         from sqlalchemy.exc import SAWarning
 
         warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session use, harmless
@@ -67,8 +68,12 @@ class Recorder:
         self.gb = Gradebook(self.db_url, self.api.coursedir.course_id)
         self.keys = test_cell_keys(self.gb, assignment)
         self.notebooks = [nb.name for nb in self.gb.find_assignment(assignment).notebooks]
-        self.sanitize = preprocessors(self.converter.sanitize_preprocessors, self.converter)
         self.grade = preprocessors(self.converter.autograde_preprocessors, self.converter)
+        # nbgrader validates the cells' metadata after sanitizing and again at the end (jsonschema, half
+        # of the recording time); the rebuilt notebooks carry the gradebook's metadata: once, at the end.
+        final = {type(pp) for pp in self.grade if isinstance(pp, CheckCellMetadata)}
+        self.sanitize = [pp for pp in preprocessors(self.converter.sanitize_preprocessors, self.converter)
+                         if type(pp) not in final]
         self.stage_problems: dict[str, list] = {}
 
     def __enter__(self):

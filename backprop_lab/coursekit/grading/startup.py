@@ -25,18 +25,37 @@ def skip_iri_grammar() -> None:
         sys.modules.setdefault("rfc3987_syntax", None)
 
 
-def warm_up() -> None:
-    """Import what every grading job needs: nbformat, torch, the exercise registry (once per process)."""
-    if _warm:
-        return
-    skip_iri_grammar()
-    import nbformat  # noqa: F401
-    import torch  # noqa: F401
+#: Library modules the checks import on first use (`plots` brings matplotlib, ~0.5 s): a process that
+#: workers are forked from imports them once for all, instead of once per worker.
+LAZY_MODULES = ("backprop_lab.plots", "backprop_lab.nn.models", "backprop_lab.optim", "backprop_lab.scalar",
+                "backprop_lab.data", "backprop_lab.train")
 
-    from ..checking.registry import load_all
 
-    load_all()
-    _warm.append(True)
+def warm_up(lazy: bool = False) -> None:
+    """Import what every grading job needs: nbformat, torch, the exercise registry (once per process).
+
+    `lazy`: also the modules that only some checks import (`LAZY_MODULES`).
+    """
+    import importlib
+
+    if not _warm:
+        skip_iri_grammar()
+        import nbformat  # noqa: F401
+        import torch
+
+        from ..checking.registry import load_all
+        from . import tasks  # noqa: F401
+
+        load_all()
+        _warm.append(True)
+    if lazy:
+        import torch
+
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        for name in LAZY_MODULES:
+            importlib.import_module(name)
+        x = torch.ones(2, dtype=torch.float64, requires_grad=True)
+        (2 * x).backward(torch.ones(2, dtype=torch.float64))  # torch's first backward imports sympy (~0.4 s)
 
 
 def one_thread():
@@ -74,5 +93,5 @@ def grading_process() -> None:
         return
     _dedicated.append(True)
     os.environ.update({var: "1" for var in THREAD_VARIABLES})  # before numpy and torch load
-    warm_up()
+    warm_up(lazy=True)
     one_thread()
