@@ -97,10 +97,10 @@ def throughput(source_root: Path, total: int, assignments=THROUGHPUT_ASSIGNMENTS
             shutil.copytree(base, root)
             seconds, totals = {}, {}
             for assignment in assignments:
-                seconds[assignment], out = run_cli(root, assignment, w)
+                seconds[assignment], log = run_cli(root, assignment, w)
                 totals[assignment] = _totals(root, assignment)
                 if len(totals[assignment]) != per[assignment]:
-                    raise RuntimeError(f"--workers {w} did not grade every submission of {assignment}:\n{out[-2000:]}")
+                    raise RuntimeError(f"--workers {w} did not grade every submission of {assignment}:\n{log[-2000:]}")
                 print(f"  --workers {w}: {assignment}: {per[assignment]} in {seconds[assignment]:.1f} s", flush=True)
             if expected is not None and totals != expected:
                 raise RuntimeError(f"--workers {w} graded differently from --workers {workers[0]}")
