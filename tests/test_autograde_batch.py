@@ -1,6 +1,8 @@
-"""Ctrl-C during `backprop-lab autograde` (a real CLI process, real nbgrader): the batch stops, every
-student graded so far is recorded whole (gradebook, autograded notebook, check record), and the
-summary lists exactly the students that were not graded, with the command that grades them."""
+"""How a batch of `backprop-lab autograde` runs (a real CLI process, real nbgrader).
+
+Ctrl-C stops the batch: every student graded so far is recorded whole (gradebook, autograded
+notebook, check record), and the summary lists exactly the students that were not graded, with the
+command that grades them. A batch too small for its workers is graded in-process, and says so."""
 import os
 import re
 import shutil
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.grading
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "01_chain_rule"
-N = 12
+N = 16  # enough that a Ctrl-C after the second student lands mid-batch
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,15 @@ def test_ctrl_c_records_whom_it_graded_and_lists_the_rest(prepared, tmp_path, wo
     for row in rows:
         assert all(row[c] is not None for c in columns[1:-1]), row
         assert (root / "autograder" / "autograded" / row["student"] / A / f"{A}.ipynb").is_file()
+
+
+def test_a_batch_too_small_for_its_workers_is_graded_in_process(prepared, tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(prepared, root)
+    proc = subprocess.run([sys.executable, "-m", "backprop_lab.coursekit.cli", "autograde", A, "--workers", "2",
+                           "--student", "ada", "--student", "ben", "--student", "cyd"], cwd=root,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "in this process (3 submission(s): too few for 2 workers to gain)" in proc.stdout
+    assert "autograde 01_chain_rule (in this process" in proc.stderr  # the progress bar says it too
+    assert sorted(r["student"] for r in scores(root, A)[1]) == ["ada", "ben", "cyd"]
