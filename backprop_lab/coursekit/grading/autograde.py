@@ -137,6 +137,8 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
     Tasks run in this process when ``workers == 1``, in `workers` local processes (at least
     `MIN_PER_WORKER` submissions each, else in this process), or on the Dask cluster of
     `scheduler` (``tcp://host:8786``), whose workers need the package and nothing of the course.
+    Local workers come from multiprocessing's fork server: a script calling this with
+    ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     """
     skip_iri_grammar()
     check_assignment(root, assignment)
