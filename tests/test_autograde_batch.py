@@ -84,3 +84,37 @@ def test_a_batch_too_small_for_its_workers_is_graded_in_process(prepared, tmp_pa
     assert "in this process (3 submission(s): too few for 2 workers to gain)" in proc.stdout
     assert "autograde 01_chain_rule (in this process" in proc.stderr  # the progress bar says it too
     assert sorted(r["student"] for r in scores(root, A)[1]) == ["ada", "ben", "cyd"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_local_worker_killed_mid_batch_costs_a_retry_not_a_student(prepared, tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(prepared, root)
+    students = sorted(p.name for p in (root / "autograder" / "submitted").iterdir())
+    results = root / "autograder" / "results" / A
+    proc = subprocess.Popen([sys.executable, "-m", "backprop_lab.coursekit.cli", "autograde", A, "--workers", "2"],
+                            cwd=root, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while len(list(results.glob("*.json"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [w for server in _children(proc.pid) for w in _children(server)]  # the fork server's children
+    assert proc.poll() is None and len(workers) == 2, "the batch ended before the kill"
+    os.kill(workers[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    printed = [line.split()[0] for line in out.splitlines() if re.match(r"\S+ +[\d.]+ points", line)]
+    assert sorted(printed) == students  # each student once
+    assert "a worker process died; graded again in a new one" in out
+    assert sorted(r["student"] for r in scores(root, A)[1]) == students

@@ -75,10 +75,11 @@ class LocalPool:
     def results(self, jobs, stopping):
         from .tasks import grade_submission
 
-        jobs, again, lost = iter(jobs), [], []
+        jobs, again = iter(jobs), []  # `again`: jobs to (re)submit before taking new ones
         while True:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=self.context, initializer=_worker_signals)
             futures: dict = {}
+            lost = []
             self._fill(futures, jobs, again, stopping, grade_submission)
             while futures:
                 done, _ = wait(futures, timeout=POLL_S, return_when=FIRST_COMPLETED)
@@ -98,7 +99,7 @@ class LocalPool:
                     self._fill(futures, jobs, again, stopping, grade_submission)
             self.pool.shutdown()
             self.pool = None
-            if not lost or stopping():
+            if stopping() or not (lost or again):
                 return
             for job in lost:
                 if any(student == job.student for student, _ in self.retried):
@@ -106,9 +107,6 @@ class LocalPool:
                 else:
                     self.retried.append((job.student, "a worker process died; graded again in a new one"))
                     again.append(job)
-            lost = []
-            if not again:
-                return
 
     def _fill(self, futures: dict, jobs, again: list, stopping, task) -> None:
         # A few tasks per worker in flight: submissions are read as they are needed, not all at once.
@@ -116,7 +114,11 @@ class LocalPool:
             job = again.pop(0) if again else next(jobs, None)
             if job is None:
                 return
-            futures[self.pool.submit(task, job)] = job
+            try:
+                futures[self.pool.submit(task, job)] = job
+            except BrokenProcessPool:  # a worker has just died: this job goes to the next pool
+                again.insert(0, job)
+                return
 
     def close(self) -> None:
         """Stop at once: cancel what is queued and end the workers (their sandbox children with them)."""
