@@ -7,7 +7,9 @@ class produces (submitted/, autograded/, feedback/, gradebook.db) stays in ``aut
 is git-ignored.
 """
 import os
+from importlib.util import find_spec
 
+import nbgrader
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import (
                                     AssignLatePenalties,
@@ -60,6 +62,22 @@ c.HonestAutograde.secret_file = os.path.join(ROOT, "autograder", ".grading_secre
 # Deleted test cells come back (with their points) instead of silently vanishing.
 c.OverwriteCells.add_missing_cells = True
 
+# Late submissions: a submission's time is its timestamp.txt (`backprop-lab collect` writes it), the due
+# date is in the gradebook (`backprop-lab due ASSIGNMENT "2026-12-10 17:00"`). The penalty: 10% of the
+# notebook's score per started day late (nbgrader's own LateSubmissionPlugin offers only "none" or "zero").
+c.AssignLatePenalties.plugin_class = "backprop_lab.coursekit.grading.lateness.DailyPenalty"
+c.DailyPenalty.percent_per_day = 10.0
+
 # Feedback never shows hidden test code.
 c.GenerateFeedback.preprocessors = [GetGrades, "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
                                     ClearHiddenTests]
+# Math in feedback renders offline: our templates/feedback/mathjax.html.j2 shadows nbconvert's (which
+# loads MathJax from a CDN) and loads the MathJax of the jupyter-server-mathjax package, from the
+# Jupyter server that serves the page or from this machine's copy for a page opened as a file.
+PACKAGE = os.path.dirname(find_spec("backprop_lab").origin)  # found, not imported: this file stays light
+FEEDBACK_TEMPLATES = os.path.join(PACKAGE, "coursekit", "grading", "templates")
+c.HTMLExporter.extra_template_basedirs = [
+    FEEDBACK_TEMPLATES,
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]
+c.HTMLExporter.filters = {"local_mathjax_url": "backprop_lab.coursekit.grading.feedback.local_mathjax_url"}

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arrays import to_numpy
+from .localize import localize
+
 #: Tolerances on the normwise relative error, per dtype.
 #: ``exact``: against another implementation of the same float64 formula (reference, torch):
 #:   both round differently only in summation order, giving errors of 1e-15..1e-13, so 1e-8 leaves
@@ -163,11 +166,14 @@ class CheckResult:
         if self.passed:
             return (f"PASS {self.name}: matches {self.against} "
                     f"(rel. error {self.max_rel_error:.1e} <= {self.tol:.0e})")
-        err = "n/a" if not np.isfinite(self.max_rel_error) else f"{self.max_rel_error:.1e}"
+        err = f", rel. error {self.max_rel_error:.1e}" if np.isfinite(self.max_rel_error) else ""
         where = f" (worst at index {self.worst_index})" if self.worst_index else ""
-        msg = f"FAIL {self.name}: differs from {self.against}, rel. error {err}{where}."
+        what = ("is not of the form asked for" if self.against == "the form asked for"
+                else f"differs from {self.against}")
+        msg = f"FAIL {self.name}: {what}{err}{where}."
         if self.diagnosis:
-            msg += f"\n  Likely cause: {self.diagnosis}"
+            label = {"differs": "Where", "partly-wrong": "Where", "wrong-value": "What"}.get(self.code, "Likely cause")
+            msg += f"\n  {label}: {self.diagnosis}"
         return msg
 
     def __bool__(self) -> bool:
@@ -202,12 +208,13 @@ def diagnose_with_code(candidate, expected, name: str = "grad", batch_size: int 
 
     Checks, in order: missing value, wrong shape (a transpose, per-example gradients that were
     never summed over the batch axis N, a stray axis), NaN/inf, all zeros, a flipped sign, a
-    constant factor (N = `batch_size`, 2, 1/N, ...), a transpose of a square matrix, and finally
-    errors confined to a part of the array.
+    constant factor (N = `batch_size`, 2, 1/N, ...; arrays only: one number shows no factor), a
+    transpose of a square matrix, and finally where the error is (`backprop_lab.localize`: which
+    entries, rows or columns, the border, the entries that should be 0, a per-row offset).
 
     Returns:
-        (code, message): the stable code of `DIAGNOSES` and one sentence for the learner;
-        ("differs", None) when nothing specific fits.
+        (code, message): the stable code of `DIAGNOSES` and one sentence for the learner; when no
+        cause fits, the code is "differs" or "partly-wrong" and the sentence says where to look.
     """
     if candidate is None:
         return "missing-return", f"{name} is None: the function returned nothing (a missing `return`?)."
@@ -263,19 +270,17 @@ def diagnose_with_code(candidate, expected, name: str = "grad", batch_size: int 
             return "factor-of-2", f"{name} is twice the expected value: a factor of 2 counted twice (d(x^2)/dx = 2x)?"
         if _near(s, 0.5):
             return "missing-factor-2", f"{name} is half the expected value: a missing factor of 2 (d(x^2)/dx = 2x)?"
-        return "constant-factor", (f"{name} is off by a constant factor of {s:.4g}: "
-                                   "check scale factors (1/N, 2, lr, 1/(1-p)).")
+        if c.size > 1 and not _near(s, 1.0):  # one wrong number is always "a factor" of the right one
+            k = 1.0 / s
+            factor = f"1/{k:.4g}" if abs(s) < 1 and abs(k - round(k)) < 1e-6 * abs(k) else f"{s:.4g}"
+            return "constant-factor", (f"{name} is off by a constant factor of {factor} in every entry: "
+                                       "check the scale factors (1/N, 2, the learning rate lr, the weight "
+                                       "decay λ, 1/(1-p)).")
 
     if c.ndim == 2 and c.shape[0] == c.shape[1] and close(c.T, e):
         return "transposed-square", (f"{name} is transposed (the shape is square, so only the values show it). "
                 "Check the order of the factors in the matrix product.")
-
-    wrong = np.abs(c - e) > 10 * tol * max(float(np.max(np.abs(e))), 1e-12)
-    frac = float(wrong.mean())
-    if 0 < frac < 0.5:
-        return "partly-wrong", (f"{name} is right in {100 * (1 - frac):.0f}% of the entries but wrong in the rest: "
-                "look for a missing case (a mask, a branch for negative inputs, a tie, the border).")
-    return "differs", None
+    return localize(c, e, name, tol)
 
 
 def diagnose(candidate, expected, name: str = "grad", batch_size: int | None = None,
@@ -303,10 +308,15 @@ DIAGNOSES = {
     "wrong-sign-factor-of-N": "the sign is flipped and the value is N times too large",
     "factor-of-2": "twice the expected value",
     "missing-factor-2": "half the expected value (a missing factor of 2)",
-    "constant-factor": "off by a constant factor",
+    "constant-factor": "off by a constant factor in every entry (a scale factor: 1/N, 2, lr, λ, 1/(1-p))",
     "transposed-square": "transposed (a square matrix, so only the values show it)",
+    "wrong-value": "a single number that is wrong (one number shows no factor or pattern)",
+    "constant-offset": "off by the same amount in every entry (a constant added or left out)",
+    "row-offset": "off by the same values in every row of the batch (a term such as a bias added or missing)",
+    "wrong-where-zero": "wrong only where the expected value is exactly 0 (something leaks through a mask)",
+    "border": "wrong only at the border of the last two axes (padding, a crop, loop bounds)",
     "partly-wrong": "right in most entries but wrong in a few (a missing case: mask, branch, tie, border)",
-    "differs": "differs from the expected value; no specific cause recognised",
+    "differs": "differs in most entries; no specific cause recognised (the message says where)",
 }
 
 
@@ -367,7 +377,7 @@ def check_gradient(candidate, name: str = "dx", numeric=None, reference=None, to
     worst: CheckResult | None = None
     for against, expected in sources:
         t = None if tol is None else (tol * 100 if against == "numeric" else tol)
-        expected = _as_numpy(expected)
+        expected = to_numpy(expected)
         r = check_close(candidate, expected, name, against, t, batch_size, mask)
         if not r.passed:
             return r
@@ -376,9 +386,3 @@ def check_gradient(candidate, name: str = "dx", numeric=None, reference=None, to
     worst.against = " and ".join(k for k, _ in sources)
     return worst
 
-
-def _as_numpy(value):
-    """Accept torch tensors (or anything array-like) without importing torch here."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)

@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import ListedColormap
 
+from .arrays import to_numpy
+
 __all__ = [
     "plot_history", "plot_gradient_flow", "plot_activation_histograms", "plot_decision_boundary",
     "confusion_matrix", "plot_confusion_matrix", "show_misclassified",
@@ -23,13 +25,6 @@ __all__ = [
 
 # Several histories on one plot: the same data would hide each other, so later ones get markers.
 _MARKERS = ("", "x", "+", ".", "1", "2")
-
-
-def _np(a) -> np.ndarray:
-    """numpy array from an array, a list or a torch tensor (without importing torch)."""
-    if hasattr(a, "detach") and hasattr(a, "cpu"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a)
 
 
 # ---- learning curves ----------------------------------------------------------------------
@@ -107,9 +102,9 @@ _STATS = {
 
 def _named_grads(grads) -> list[tuple[str, np.ndarray]]:
     if hasattr(grads, "named_parameters"):  # a backprop_lab or torch module
-        return [(n, _np(p.grad)) for n, p in grads.named_parameters() if p.grad is not None]
+        return [(n, to_numpy(p.grad)) for n, p in grads.named_parameters() if p.grad is not None]
     items = grads.items() if isinstance(grads, Mapping) else grads
-    return [(n, _np(g)) for n, g in items]
+    return [(n, to_numpy(g)) for n, g in items]
 
 
 def plot_gradient_flow(grads, ax=None, stats=("norm", "std"), include_bias: bool = False,
@@ -181,7 +176,7 @@ def plot_activation_histograms(activations, bins: int = 50, range=None, ncols: i
     """
     if not activations:
         raise ValueError("activations is empty")
-    items = [(name, _np(a).ravel()) for name, a in activations.items()]
+    items = [(name, to_numpy(a).ravel()) for name, a in activations.items()]
     ncols = min(ncols, len(items))
     nrows = -(-len(items) // ncols)
     if fig is None:
@@ -198,7 +193,7 @@ def plot_activation_histograms(activations, bins: int = 50, range=None, ncols: i
 
 # ---- decision boundaries ------------------------------------------------------------------
 def _labels_from(pred) -> np.ndarray:
-    pred = _np(pred)
+    pred = to_numpy(pred)
     if pred.ndim == 2 and pred.shape[1] > 1:
         return pred.argmax(axis=1)  # scores
     if pred.ndim == 2:
@@ -221,7 +216,7 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution: int = 200, mar
     Returns:
         The Axes (a filled contour of the regions, then one scatter of the points).
     """
-    X, y = _np(X), _np(y).astype(np.int64)
+    X, y = to_numpy(X), to_numpy(y).astype(np.int64)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary needs 2-D points of shape (N, 2), got {X.shape}")
     if ax is None:
@@ -251,7 +246,7 @@ def plot_decision_boundary(predict_fn, X, y, ax=None, resolution: int = 200, mar
 # ---- errors --------------------------------------------------------------------------------
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
     """Counts (C, C): row = true class, column = predicted class (scikit-learn's layout)."""
-    y_true, y_pred = _np(y_true).astype(np.int64), _np(y_pred).astype(np.int64)
+    y_true, y_pred = to_numpy(y_true).astype(np.int64), to_numpy(y_pred).astype(np.int64)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true and y_pred differ in shape: {y_true.shape} vs {y_pred.shape}")
     C = num_classes or int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
@@ -305,7 +300,7 @@ def show_misclassified(X, y_true, y_pred, n: int = 16, ncols: int = 8, fig=None)
     Returns:
         The Figure; one visible Axes per shown image (none, and a note, if nothing is wrong).
     """
-    X, y_true, y_pred = _np(X), _np(y_true), _np(y_pred)
+    X, y_true, y_pred = to_numpy(X), to_numpy(y_true), to_numpy(y_pred)
     if X.ndim == 2:
         side = int(round(np.sqrt(X.shape[1])))
         if side * side != X.shape[1]:

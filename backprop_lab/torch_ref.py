@@ -23,6 +23,7 @@ except ImportError as exc:  # the library half runs on numpy alone; only the twi
                       "pip install 'backprop_lab[torch]' (or any torch >= 2.1)") from exc
 
 from . import nn
+from .arrays import to_numpy  # re-exported: torch_ref.to_numpy is the same helper
 from .gradcheck import TOL, CheckResult, check_close
 
 __all__ = [
@@ -46,13 +47,6 @@ def _device(device) -> torch.device:
         raise RuntimeError("device='cuda' was asked for but torch.cuda.is_available() is False; "
                            "use device=default_device() to fall back to the CPU")
     return device
-
-
-def to_numpy(t) -> np.ndarray:
-    """A numpy copy of a tensor (detached, moved to the CPU); arrays pass through."""
-    if isinstance(t, torch.Tensor):
-        return t.detach().cpu().numpy()
-    return np.asarray(t)
 
 
 def to_tensor(a, requires_grad: bool = False, device=None) -> torch.Tensor:

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import data as _data
 from . import functional as F
+from .arrays import to_numpy
 
 __all__ = ["History", "fit", "evaluate", "predict", "torch_fit", "torch_evaluate", "shift_some"]
 
@@ -113,14 +114,17 @@ def _epoch_batches(X, y, batch_size, order_rng, aug_rng, augment):
         yield xb, yb
 
 
-def _numpy_loss(loss) -> Callable:
+def _pick_loss(loss, by_name: dict, returns: str) -> Callable:
+    """`loss` itself when it is a callable, else the function of that name in `by_name`."""
     if callable(loss):
         return loss
-    if loss == "cross_entropy":
-        return F.softmax_cross_entropy
-    if loss == "mse":
-        return F.mse_loss
-    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> (loss, dout), got {loss!r}")
+    if isinstance(loss, str) and loss in by_name:
+        return by_name[loss]
+    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> {returns}, got {loss!r}")
+
+
+def _numpy_loss(loss) -> Callable:
+    return _pick_loss(loss, {"cross_entropy": F.softmax_cross_entropy, "mse": F.mse_loss}, "(loss, dout)")
 
 
 def _progress_bar(epochs: int, progress: bool, desc: str):
@@ -344,13 +348,7 @@ def predict(model, X, batch_size: int = 512, return_scores: bool = False) -> np.
 def _torch_loss(loss) -> Callable:
     import torch.nn.functional as tF
 
-    if callable(loss):
-        return loss
-    if loss == "cross_entropy":
-        return tF.cross_entropy
-    if loss == "mse":
-        return tF.mse_loss
-    raise ValueError(f"loss must be one of {LOSSES} or a callable (out, y) -> loss tensor, got {loss!r}")
+    return _pick_loss(loss, {"cross_entropy": tF.cross_entropy, "mse": tF.mse_loss}, "loss tensor")
 
 
 class _TorchBackend:
@@ -383,7 +381,7 @@ class _TorchBackend:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return float(loss.item()), out.detach().cpu().numpy()
+        return float(loss.item()), to_numpy(out)
 
     def evaluate(self, X, y):
         return torch_evaluate(self.model, X, y, loss=self.loss_fn)
@@ -439,7 +437,7 @@ def torch_evaluate(torch_model, X, y, loss="cross_entropy", batch_size: int = 51
                 xt, yt = backend.tensors(xb, yb)
                 out = torch_model(xt)
                 total += float(loss_fn(out, yt).item()) * len(xb)
-                correct += _n_correct(out.cpu().numpy(), yb) if classify else 0
+                correct += _n_correct(to_numpy(out), yb) if classify else 0
     finally:
         for m, mode in modes:
             m.training = mode

@@ -442,3 +442,29 @@ def screenshot(page, name: str, folder: Path = SCREENSHOTS, whole_notebook: bool
         if extra:
             page.set_viewport_size(size)
     return path
+
+
+RUN_ALL_RECORD = SCREENSHOTS / "run_all.json"
+
+
+def record_run_all(assignment: str, folder: str, cells: list[dict], seconds: float) -> dict:
+    """Add one notebook's Run-All result to test-output/browser/run_all.json (kept across runs, one
+    entry per folder/assignment) and return it: whether every code cell ran, how many cells show an
+    error or stderr output, how many demo cells said "Finish ... first" and how many self-checks said
+    "not attempted yet"."""
+    entry = {
+        "code_cells": len(cells),
+        "ran": sum(numbered(c["prompt"]) for c in cells if c["source"]),
+        "to_run": sum(1 for c in cells if c["source"]),
+        "error_cells": [c["index"] for c in cells if c["errors"]],
+        "finish_first_notes": sum("Finish Exercise" in c["text"] for c in cells),
+        "not_attempted_checks": sum("not attempted yet" in c["text"] for c in cells),
+        "seconds": round(seconds, 1),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    entry["reached_end"] = entry["ran"] == entry["to_run"] and not entry["error_cells"]
+    RUN_ALL_RECORD.parent.mkdir(parents=True, exist_ok=True)
+    record = json.loads(RUN_ALL_RECORD.read_text()) if RUN_ALL_RECORD.exists() else {}
+    record[f"{folder}/{assignment}"] = entry
+    RUN_ALL_RECORD.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    return entry

@@ -9,6 +9,7 @@ from exercise_kit import assert_exercises, edit, report, solution_cells
 
 from backprop_lab.coursekit.checking.probes import value_program
 from backprop_lab.coursekit.exercises import ex02_computational_graph as ex02
+from backprop_lab.coursekit.exercises import ex02_xor
 from backprop_lab.gradcheck import rel_error
 from backprop_lab.scalar import Value as RefValue
 
@@ -34,14 +35,16 @@ BUGS = [
      ["out.data, not self.data"]),
     ("02.local_rules", "self.grad += out.grad / self.data", "self.grad += 1.0 / self.data",
      ["multiplied by out.grad"]),
+    ("02.local_rules", "self.grad += out.grad / self.data", "self.grad += 2.0 * out.grad / self.data",
+     ["expected [", "d(log a)/da = 1/a"]),  # no known mutant: the numbers and the rule
     ("02.local_rules", "self.grad += out.grad / self.data", "self.grad += out.grad / out.data",
-     ["expected [0.5]", "d(log a)/da = 1/a"]),  # no known mutant: the numbers and the rule
+     ["divide by the input self.data"]),
     ("02.backward", "            if node in visited:\n                return\n", "",
      ["more than once", "visited"]),
     ("02.backward", "reversed(self.topological_order())", "self.topological_order()", ["REVERSED"]),
     ("02.backward", "self.grad = 1.0  # d self / d self", "pass", ["self.grad = 1.0"]),
     ("02.xor", "mse = total / len(X)", "mse = total", ["factor of N"]),
-    ("02.xor", "mse.backward()", "pass", ["all zeros"]),
+    ("02.xor", "mse.backward()", "pass", ["call backward() on the loss"]),
 ]
 
 
@@ -57,7 +60,7 @@ def test_a_bug_loses_points_and_the_diagnosis_names_it(key, old, new, words):
 def test_visible_checks_catch_every_backward_mutant():
     """Each known bug of backward() changes the leaf grads of some visible program, so the
     self-check already catches it, and its mutant message can be recognized."""
-    for kind, _ in ex02._BACKWARD_MUTANTS:
+    for kind, _, _ in ex02._BACKWARD_MUTANTS:
         changed = [p for p in (ex02.PLUS_MINUS, ex02.LOSS, ex02.NEURON)
                    if rel_error(ex02._mutant_grads(p, kind), value_program({"V": RefValue}, "V", p)["grads"]) > 1e-6]
         assert changed, kind
@@ -96,7 +99,17 @@ def test_random_programs_stay_in_the_domain_and_reference_matches_torch(seed):
 def test_xor_reference_matches_torch():
     rng = np.random.default_rng(0)
     for _ in range(3):
-        params, X, y = ex02._xor_case(rng, visible=False)
-        (loss, grads), (t_loss, t_grads) = ex02.xor_reference(params, X, y), ex02.xor_torch(params, X, y)
+        params, X, y = ex02_xor.xor_case(rng, "random")
+        (loss, grads), (t_loss, t_grads) = ex02_xor.xor_reference(params, X, y), ex02_xor.xor_torch(params, X, y)
         assert abs(loss - t_loss) < 1e-12
         assert all(rel_error(grads[k], t_grads[k]) < 1e-12 for k in params)
+
+
+def test_the_xor_note_about_2_1_and_2_2_appears_only_when_they_fail():
+    own_bug = report("02.xor", edit(SOLUTION, CELL["02.xor"], ("mse = total / len(X)", "mse = total")), seed=7)
+    assert own_bug.status == "fail" and "fix exercise 2.1 / 2.2 first" not in own_bug.text()
+    engine_bug = edit(SOLUTION, CELL["02.local_rules"], ("(1.0 - out.data ** 2) * out.grad",
+                                                         "(1.0 - self.data ** 2) * out.grad"))
+    rep = report("02.xor", engine_bug, seed=7)
+    assert "fix exercise 2.1 / 2.2 first (Exercise 2.1 · local backward rules and Exercise 2.2" in rep.text()
+    assert "do not pass yet" in rep.text()

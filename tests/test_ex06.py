@@ -43,31 +43,33 @@ BN_DG = {"dgamma and dbeta on a fixed (N, D) = (4, 3) batch", "dgamma and dbeta 
 UPDATE = {"update_running_stats on a fixed (N, D) = (4, 3) batch", "update_running_stats on random batches and momenta"}
 EVAL = {"eval mode: out and gradients on a fixed (N, D) = (4, 3) batch",
         "eval mode: out and gradients on a random batch", "eval mode on a single example (N = 1)"}
-CLIP_ABOVE = {"fixed gradients of global norm 13, max_norm = 5", "random gradients above max_norm",
+CLIP_ABOVE = {"fixed gradients of global norm 25, max_norm = 5", "random gradients above max_norm",
               "exploding gradients (norm 1e7 to 1e9)"}
-CLIP_BELOW = {"fixed gradients of global norm 13, max_norm = 20 (unchanged)", "random gradients below max_norm"}
+CLIP_BELOW = {"fixed gradients of global norm 25, max_norm = 30 (unchanged)", "random gradients below max_norm"}
 BN_FWD = "var = x.var(axis=0)  # biased: divides by N"
 BN_DX_LINE = "dx = inv_std / N * (N * dxhat - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))"
 HE = "math.sqrt(2.0 / ((1.0 + negative_slope ** 2) * fan_in))"
+FANS = "fans of a Linear weight (3, 5) and of a conv weight (6, 4, 3, 2)"
+XAVIER = {"xavier_std(5, 3, gain=5/3)", "xavier_std with random fans and gains"}
+HE_CHECKS = {"he_std(5) and he_std(5, negative_slope=0.2)", "he_std with random fan_in and LeakyReLU slopes"}
 
 # (id, exercise, cell, [(old, new), ...], the checks it must fail, words its report must contain)
 BUGS = [
     ("fans_swapped", "06.init", "init_scales",
      [("return shape[1] * receptive_field, shape[0] * receptive_field",
        "return shape[0] * receptive_field, shape[1] * receptive_field")],
-     {"fans of a Linear weight (out, in) = (3, 5)", "fans of random Linear weights",
-      "fans of random conv weights (F, C, KH, KW)"}, ["swapped"]),
+     {FANS, "fans of random Linear weights", "fans of random conv weights (F, C, KH, KW)"}, ["swapped"]),
     ("fans_without_kernel", "06.init", "init_scales", [("receptive_field *= k", "pass")],
-     {"fans of random conv weights (F, C, KH, KW)"}, ["kernel is missing"]),
+     {FANS, "fans of random conv weights (F, C, KH, KW)"}, ["kernel is missing"]),
     ("xavier_is_lecun", "06.init", "init_scales",
      [("gain * math.sqrt(2.0 / (fan_in + fan_out))", "gain * math.sqrt(1.0 / fan_in)")],
-     {"xavier_std(5, 3)", "xavier_std with random fans and gains"}, ["LeCun"]),
+     XAVIER, ["LeCun"]),
     ("xavier_without_gain", "06.init", "init_scales", [("return gain * math.sqrt", "return math.sqrt")],
-     {"xavier_std with random fans and gains"}, ["gain is missing"]),
+     XAVIER, ["gain is missing"]),
     ("he_without_2", "06.init", "init_scales", [(HE, HE.replace("2.0", "1.0"))],
-     {"he_std(5)", "he_std with random fan_in and LeakyReLU slopes"}, ["factor 2 is missing"]),
+     HE_CHECKS, ["factor 2 is missing"]),
     ("he_ignores_slope", "06.init", "init_scales", [(HE, "math.sqrt(2.0 / fan_in)")],
-     {"he_std with random fan_in and LeakyReLU slopes"}, ["slope is ignored"]),
+     HE_CHECKS, ["slope is ignored"]),
     ("bn_unbiased_var", "06.batchnorm", "batchnorm_train", [(BN_FWD, "var = x.var(axis=0, ddof=1)")],
      BN_FIXED | BN_RANDOM | BN_EXTRA, ["unbiased variance (ddof=1)"]),
     ("bn_eps_outside_sqrt", "06.batchnorm", "batchnorm_train",

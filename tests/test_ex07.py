@@ -4,10 +4,13 @@ of the checks it should fail, with a report that names it, in process and in the
 The reference solution, the release stub and the self-checks of every notebook: tests/test_exercises.py.
 """
 import pytest
+from bugs.bugs_07 import BUGS as CATALOGUE_BUGS
 from exercise_kit import (
     assert_bug_loses_exactly,
     assert_bugs_lose_exactly_in_the_sandbox,
     assert_exercises,
+    edit,
+    report,
     solution_cells,
 )
 
@@ -20,8 +23,9 @@ def test_the_notebook_has_these_exercises():
 
 
 # ------------------------------------------------------------------------------------- bugs
+# Each catalogue bug (tests/bugs/bugs_07.py) by id, with the checks it must fail and words its report must contain.
 FIXED = "on a fixed batch (N, C, H, W) = (2, 3, 5, 5), F = 4, 3x3 kernel"
-S2P1 = "out and all gradients with stride 2 and padding 1 (fixed)"
+S2P1 = "out and all gradients with stride 2, padding 1 and a 3x2 kernel (fixed)"
 STRIDE2, PAD1 = "out and all gradients with stride 2", "out and all gradients with padding 1"
 N1 = "out and all gradients for a batch of one (N = 1)"
 RECT = "out and all gradients with a 2x3 kernel, H != W and padding 1"
@@ -29,44 +33,26 @@ ALL_CASES = {S2P1, STRIDE2, PAD1, N1, RECT}
 TIES = {"dx with exact ties (fixed integer-valued input)", "dx with exact ties on random integer-valued images",
         "dx with exact ties and overlapping windows"}
 SPEED = "speed against four loops over (n, f, i, j)"
+CATALOGUE = {b.id: b for b in CATALOGUE_BUGS}
 
-POOL_LINES = ("            a, b = np.divmod(first[:, :, i, j], K)  # row and column of the maximum inside the window\n"
-              "            dx[n, c, i * S + a, j * S + b] += dout[:, :, i, j]  # += : overlapping windows add up\n")
-EVERY_TIE = ("            window = x[:, :, i * S:i * S + K, j * S:j * S + K]\n"
-             "            mask = window == window.max(axis=(2, 3), keepdims=True)\n"
-             "            dx[:, :, i * S:i * S + K, j * S:j * S + K] += mask * dout[:, :, i, j, None, None]\n")
-SPLIT_TIE = EVERY_TIE.replace("mask * dout", "mask / mask.sum(axis=(2, 3), keepdims=True) * dout")
-
+EXPECTED = {
+    "dweight_per_example": ({f"dweight {FIXED}", "dweight on a random batch"} | ALL_CASES,
+                            ["extra batch axis", "Sum the per-example gradients over the batch axis"]),
+    "padding_not_cropped": ({S2P1, PAD1, RECT}, ["dx still has the zero padding", "Crop P = 1"]),
+    "crop_breaks_at_padding_0": ({f"dx {FIXED}", "dx on a random batch", STRIDE2, N1}, ["EMPTY", "P:P + H"]),
+    "dbias_only_over_batch": ({f"dbias {FIXED}", "dbias on a random batch"} | ALL_CASES, ["dout.sum(axis=(0, 2, 3))"]),
+    "flipped_kernel": ({f"out {FIXED}", "out on a random batch"} | ALL_CASES, ["FLIPPED kernel", "cross-correlation"]),
+    "forward_ignores_stride": ({S2P1, STRIDE2}, ["instead of the stride"]),
+    "backward_ignores_stride": ({S2P1, STRIDE2}, ["with stride S = 2 it starts at row i*S"]),
+    "tie_to_every_maximum": (TIES, ["every tied maximum received the whole gradient", "FIRST maximum"]),
+    "tie_split": (TIES, ["split evenly"]),
+    "tie_to_last_maximum": (TIES, ["LAST tied maximum"]),
+    "fast_ignores_stride": ({"out with stride 2, a 2x3 kernel and padding 1 (fixed)",
+                             "out with stride 2, a 2x3 kernel and padding 1"}, ["instead of the stride"]),
+    "fast_is_loops": ({SPEED}, ["as slow as Python loops", "sliding_window_view"]),
+}
 # (id, exercise, cell, [(old, new), ...], the checks it must fail, words its report must contain)
-BUGS = [
-    ("dweight_not_summed_over_N", "07.conv_naive", "conv_naive",
-     [("dweight = np.zeros_like(weight)", "dweight = np.zeros((N,) + weight.shape)"),
-      ("dweight[f] += dout", "dweight[n, f] += dout")],
-     {f"dweight {FIXED}", "dweight on a random batch"} | ALL_CASES,
-     ["extra batch axis", "Sum the per-example gradients over the batch axis"]),
-    ("padding_left_in_dx", "07.conv_naive", "conv_naive", [("dx = dxp[:, :, P:P + H, P:P + W]", "dx = dxp")],
-     {S2P1, PAD1, RECT}, ["dx still has the zero padding", "Crop P = 1"]),
-    ("dbias_not_summed_over_pixels", "07.conv_naive", "conv_naive",
-     [("dbias = dout.sum(axis=(0, 2, 3))", "dbias = dout.sum(axis=0)")],
-     {f"dbias {FIXED}", "dbias on a random batch"} | ALL_CASES, ["dout.sum(axis=(0, 2, 3))"]),
-    ("flipped_kernel", "07.conv_naive", "conv_naive",
-     [("np.sum(window * weight[f])", "np.sum(window * weight[f, :, ::-1, ::-1])")],
-     {f"out {FIXED}", "out on a random batch"} | ALL_CASES, ["FLIPPED kernel", "cross-correlation"]),
-    ("stride_ignored_in_forward", "07.conv_naive", "conv_naive",
-     [("window = xp[n, :, i * S:i * S + KH, j * S:j * S + KW]", "window = xp[n, :, i:i + KH, j:j + KW]")],
-     {S2P1, STRIDE2}, ["instead of the stride"]),
-    ("pool_gradient_to_every_tie", "07.maxpool", "maxpool", [(POOL_LINES, EVERY_TIE)], TIES,
-     ["every tied maximum received the whole gradient", "FIRST maximum"]),
-    ("pool_gradient_split_between_ties", "07.maxpool", "maxpool", [(POOL_LINES, SPLIT_TIE)], TIES,
-     ["split evenly"]),
-    ("pool_last_maximum", "07.maxpool", "maxpool",
-     [("first[:, :, i, j] = window.argmax(axis=2)",
-       "first[:, :, i, j] = K * K - 1 - window[:, :, ::-1].argmax(axis=2)")],
-     TIES, ["LAST tied maximum"]),
-    ("fast_version_is_loops", "07.conv_fast", "conv_fast",
-     [("    S, P = stride, padding\n", "    return conv2d_forward_naive(x, weight, bias, stride, padding)[0]\n")],
-     {SPEED}, ["as slow as Python loops", "sliding_window_view"]),
-]
+BUGS = [(i, CATALOGUE[i].exercise, CATALOGUE[i].cell, list(CATALOGUE[i].edits), *EXPECTED[i]) for i in EXPECTED]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -77,4 +63,13 @@ def test_each_bug_loses_exactly_its_checks(bug, seed):
 
 def test_bugs_in_the_sandbox_get_the_same_verdicts():
     assert_bugs_lose_exactly_in_the_sandbox(SOLUTION, [b for b in BUGS if b[0] in (
-        "dweight_not_summed_over_N", "pool_gradient_to_every_tie", "fast_version_is_loops")])
+        "dweight_per_example", "tie_to_every_maximum", "fast_is_loops")])
+
+
+def test_a_slow_pass_is_named_and_wrong_values_are_not_timed():
+    rep = report("07.conv_fast", SOLUTION, seed=0)
+    speed = next(o for o in rep.outcomes if o.check == SPEED)
+    assert speed.status == "pass" and "faster per output pixel than loops" in speed.results[0].name
+    wrong = report("07.conv_fast", edit(SOLUTION, "conv_fast", *CATALOGUE["fast_reshape_not_transpose"].edits), seed=0)
+    speed = next(o for o in wrong.outcomes if o.check == SPEED)
+    assert speed.code == "07.fast-not-timed" and "faster" not in speed.message

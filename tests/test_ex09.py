@@ -28,8 +28,9 @@ def test_reference_earns_full_points_in_the_sandbox_quickly():
 
 
 # ------------------------------------------------------------------------------------- bugs
-DLOGITS = {"dlogits on fixed (N, D) = (3, 5) logits", "loss and dlogits on random batches",
-           "saturated outputs: logits up to ±800, targets 0 or 1"}
+SATURATED = {"saturated outputs: fixed (N, D) = (2, 6) logits up to ±800",
+             "saturated outputs: logits up to ±800, targets 0 or 1"}
+DLOGITS = {"dlogits on fixed (N, D) = (3, 5) logits", "loss and dlogits on random batches"} | SATURATED
 DECODER, ENCODER = ("decoder gradients dW4, db4, dW3, db3 on the fixed batch",
                     "encoder gradients dW2, db2, dW1, db1 on the fixed batch")
 HIDDEN_AE = {"logits and every gradient on random sizes", "64-pixel digits, 64-32-2-32-64, against nn.Sequential"}
@@ -43,10 +44,10 @@ BUGS = [
     ("mean_over_the_batch_only", "09.loss", "loss", [("ds = 2 * diff / diff.size", "ds = 2 * diff / len(diff)")],
      DLOGITS, ["too large by a factor of D", "divide by z.size"]),
     ("unstable_sigmoid", "09.loss", "loss", [(STABLE, "    s = np.exp(logits) / (1 + np.exp(logits))\n")],
-     {"saturated outputs: logits up to ±800, targets 0 or 1"}, ["NaN/inf"]),
+     SATURATED, ["np.exp(z) overflows", "np.exp(-np.abs(z))"]),
     ("relu_not_masked_in_backward", "09.autoencoder", "autoencoder",
      [('(dlogits @ p["W4"]) * (a3 > 0)', '(dlogits @ p["W4"])'), ('(dcode @ p["W2"]) * (a1 > 0)', '(dcode @ p["W2"])')],
-     {DECODER, ENCODER} | HIDDEN_AE, ["through the ReLUs unmasked"]),
+     {DECODER, ENCODER} | HIDDEN_AE, ["through the decoder's ReLU unmasked", "both ReLUs unmasked"]),
     ("dW2_transposed", "09.autoencoder", "autoencoder",
      [('g["W2"], g["b2"] = dcode.T @ h1', 'g["W2"], g["b2"] = h1.T @ dcode')],
      {ENCODER} | HIDDEN_AE, ["dW2 is transposed"]),

@@ -74,6 +74,37 @@ def test_no_bias_gives_no_bias_gradient():
         assert backward(np.ones_like(out), cache)[2] is None
 
 
+@pytest.mark.parametrize("name", sorted(n for n in OPS if not OPS[n].is_loss))
+def test_a_cache_of_more_than_two_items_names_its_fields(name):
+    """CS231n's (out, cache) pair, with a cache whose fields say what the backward pass reads;
+    it still unpacks by position, and backward works from the fields alone."""
+    spec = OPS[name]
+    inputs, kwargs = spec.make_inputs(np.random.default_rng(0), np.float64)
+    out, cache = spec.forward(**inputs, **kwargs)
+    if not isinstance(cache, tuple) or len(cache) <= 2 or all(isinstance(v, int) for v in cache):
+        return  # one or two items (flatten's is one: the input shape)
+    assert type(cache).__name__.endswith("Cache") and len(cache._fields) == len(cache)
+    assert list(cache) == [getattr(cache, f) for f in cache._fields]
+    rebuilt = type(cache)(**cache._asdict())  # by name only: backward reads nothing else
+    dout = np.ones_like(out)
+    for ours, again in zip(spec.backward(dout, cache), spec.backward(dout, rebuilt)):
+        assert (ours is None and again is None) or np.array_equal(ours, again)
+
+
+def test_cache_fields_are_the_ones_the_docstrings_name():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    assert F.linear_forward(x[:, 0, 0], x[0, 0], None)[1]._fields == ("x", "weight", "has_bias")
+    assert F.conv2d_forward(x, w, None, stride=2, padding=1)[1]._fields == (
+        "col", "wmat", "x_shape", "weight_shape", "has_bias", "stride", "padding")
+    cache = F.conv2d_forward_naive(x, w, None, stride=(2, 1), padding=1)[1]
+    assert (cache.stride, cache.padding, cache.has_bias) == ((2, 1), (1, 1), False)
+    cache = F.batchnorm_forward(x, np.ones(3), np.zeros(3), None, None, True)[1]
+    assert cache.axes == (0, 2, 3) and cache.pshape == (1, -1, 1, 1) and cache.training
+    assert F.maxpool2d_forward(x, 2)[1].kernel_size == (2, 2)
+    assert F.avgpool2d_forward(x, 3, 2)[1].x_shape == (2, 3, 5, 5)
+
+
 # ---- fast conv == naive conv -------------------------------------------------------------------
 @settings(max_examples=40, deadline=None)
 @given(N=st.integers(1, 2), C=st.integers(1, 3), F_=st.integers(1, 3), H=st.integers(3, 7), W=st.integers(3, 7),

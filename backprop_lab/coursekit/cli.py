@@ -17,12 +17,15 @@ Learners:
   bench                   numpy vs torch CPU speed ratios measured in one run
 
 Instructors (run inside the repository; state lives in autograder/, git-ignored):
-  demo-class [ASSIGNMENT] 0. write a few synthetic submissions to try the workflow on
+  demo-class [ASSIGNMENT] 0. write a synthetic class of 20 submissions to try the workflow on
   release [ASSIGNMENT]    1. regenerate course/ from solutions/ with nbgrader (only course/<assignment>/ is replaced)
   collect PATH            2. import a folder or .zip of submitted notebooks into autograder/submitted/
   autograde ASSIGNMENT    3. grade into autograder/gradebook.db (student code runs sandboxed; verdicts outside it)
+  report ASSIGNMENT       4. what the class got wrong: misconceptions, similar submissions (HTML + JSON)
   feedback ASSIGNMENT     4. per-student HTML feedback in autograder/feedback/
   export [--csv PATH]     5. one row per student, a column per exercise, and the total
+  export --canvas FILE    5. fill a Canvas gradebook export with the course's scores, for Canvas's import
+  due ASSIGNMENT [DATE]   set (or show) a due date; late submissions lose 10% per started day
 """
 
 
@@ -71,6 +74,8 @@ def cmd_feedback(args):
 def cmd_export(args):
     from .grading.export import export_csv
 
+    if args.canvas:
+        return _export_canvas(args)
     text = export_csv(_root(args), args.csv, args.assignment)
     if args.csv:
         print(f"wrote {args.csv}")
@@ -78,14 +83,52 @@ def cmd_export(args):
         print(text, end="")
 
 
-def cmd_demo_class(args):
-    from .grading.demo_class import make_class
+def _export_canvas(args):
+    from .grading.lms import canvas_import
+
+    res = canvas_import(_root(args), args.canvas, args.out, args.map, args.assignment)
+    print(f"wrote {res.path}: scores of {len(res.filled)} student(s)"
+          + (f"; new column(s) {', '.join(res.added)}" if res.added else ""))
+    for student in res.course_only:
+        print(f"NOT in the Canvas file: {student} (add them to --map, or check their Canvas login)")
+    for who in res.canvas_only:
+        print(f"no course scores for Canvas row: {who}")
+    for warning in res.warnings:
+        print(f"! {warning}")
+    print("next: Canvas -> Grades -> Import, and upload the file")
+
+
+def cmd_due(args):
+    from .grading.autograde import ensure_in_gradebook
+    from .grading.lateness import set_due
     from .release import check_assignment
 
     root = _root(args)
+    ensure_in_gradebook(root, check_assignment(root, args.assignment))
+    due = set_due(root, args.assignment, args.date)
+    if due is None:
+        print(f"{args.assignment} has no due date; set one: backprop-lab due {args.assignment} \"2026-12-10 17:00\"")
+    else:
+        print(f"{args.assignment} is due {due:%Y-%m-%d %H:%M} UTC (stored in the gradebook)")
+
+
+def cmd_demo_class(args):
+    from .grading.demo_class import make_class
+    from .release import CourseError, check_assignment
+
+    root = _root(args)
+    if args.n < 1:
+        raise CourseError(f"--n must be at least 1 (got {args.n})")
     dest = Path(args.out) if args.out else root / "autograder" / "demo_class"
     paths = make_class(root, check_assignment(root, args.assignment), dest, n=args.n)
     print(f"wrote {len(paths)} synthetic submissions to {dest}; next: backprop-lab collect {dest}")
+
+
+def cmd_report(args):
+    from .report.build import write_report
+
+    _, _, text = write_report(_root(args), args.assignment)
+    print(text)
 
 
 def cmd_check(args):
@@ -181,10 +224,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "Scores as CSV: one row per student, a column per exercise, the total.")
     sp.add_argument("--csv", help="write to this file (default: print)")
     sp.add_argument("--assignment", help="only this assignment")
+    sp.add_argument("--canvas", metavar="GRADEBOOK.csv",
+                    help="a gradebook exported from Canvas: write a copy with the course's scores filled in")
+    sp.add_argument("--map", metavar="MAP.csv", help="with --canvas: match students by this file "
+                    "(header `student,SIS Login ID` or `student,ID`); default: course id = Canvas login")
+    sp.add_argument("--out", help="with --canvas: the file to write (default: GRADEBOOK-import.csv beside it)")
+    sp = add("due", cmd_due, "Set (or show) an assignment's due date in the gradebook; late submissions lose "
+             "points (autograder/nbgrader_config.py: 10%% of the score per started day).")
+    sp.add_argument("assignment")
+    sp.add_argument("date", nargs="?", help='"2026-12-10 17:00" (local time) or "2026-12-10 17:00 Europe/Berlin"')
+    sp = add("report", cmd_report, "Class report from the stored check results: misconceptions by diagnosis "
+             "code, hardest checks, similar submissions, answers copied from backprop_lab (no student code runs).")
+    sp.add_argument("assignment")
     sp = add("demo-class", cmd_demo_class,
-             "Write synthetic submissions (correct, buggy, blank, cheating) to try grading.")
-    sp.add_argument("assignment", nargs="?", default="01_chain_rule")
-    sp.add_argument("--n", type=int, default=4, help="number of students (default 4)")
+             "Write synthetic submissions (correct in several styles, classic bugs, blank, cheating, a copied "
+             "pair, a copy of backprop_lab's source) to try grading and the report.")
+    sp.add_argument("assignment", nargs="?", default="03_vectorized_layers")
+    sp.add_argument("--n", type=int, default=20,
+                    help="number of students (default 20: the planned cast; more adds random mixes of its answers)")
     sp.add_argument("--out", help="folder (default autograder/demo_class/)")
     sp = add("check", cmd_check, "Run a notebook's visible checks outside Jupyter and print a points summary.")
     sp.add_argument("notebook")
@@ -208,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--epochs", type=int, default=15)
     sp.add_argument("--no-torch", action="store_true", help="skip the side-by-side torch run")
     for sp in sub.choices.values():
-        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class", "lab"):
+        if sp.prog.split()[-1] in ("release", "collect", "autograde", "feedback", "export", "demo-class", "lab",
+                                    "report", "due"):
             sp.add_argument("--root", help="course root (default: found from the current folder)")
     return p
 

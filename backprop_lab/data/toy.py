@@ -10,9 +10,14 @@ REGRESSION_KINDS = ("sine", "cubic", "abs")
 # All return (X, y) with X of shape (N, 2); points are grouped by class, so shuffle them
 # (`minibatches` does by default) before any order-dependent use.
 
-def _check_noise(noise):
+def _checked_rng(seed, noise, n=None, minimum=1) -> np.random.Generator:
+    """The generator of `seed`, after checking the arguments every toy set shares: n >= minimum
+    points (when n is given) and noise >= 0."""
+    if n is not None and n < minimum:
+        raise ValueError(f"need n >= {minimum}, got {n}")
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
+    return np.random.default_rng(seed)
 
 
 def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0, dtype=np.float64):
@@ -32,8 +37,7 @@ def make_spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0, dtype=np.float
     """
     if n_per_class < 1 or n_classes < 1:
         raise ValueError(f"need n_per_class >= 1 and n_classes >= 1, got {n_per_class}, {n_classes}")
-    _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = _checked_rng(seed, noise)
     r = np.linspace(0.0, 1.0, n_per_class)
     X, y = [], []
     for k in range(n_classes):
@@ -54,10 +58,7 @@ def make_moons(n=200, noise=0.1, seed=0, dtype=np.float64):
     Returns:
         X of shape (n, 2), y of shape (n,) int64 in {0, 1}.
     """
-    if n < 2:
-        raise ValueError(f"need n >= 2, got {n}")
-    _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = _checked_rng(seed, noise, n, 2)
     n0 = n - n // 2
     t0, t1 = np.linspace(0.0, np.pi, n0), np.linspace(0.0, np.pi, n // 2)
     upper = np.column_stack([np.cos(t0), np.sin(t0)])
@@ -90,10 +91,7 @@ def make_xor(n=200, noise=0.1, seed=0, dtype=np.float64):
     Returns:
         X of shape (n, 2), y of shape (n,) int64 in {0, 1}.
     """
-    if n < 1:
-        raise ValueError(f"need n >= 1, got {n}")
-    _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = _checked_rng(seed, noise, n, 1)
     corners, labels = xor_truth_table(np.float64)
     which = np.arange(n) % 4
     which.sort(kind="stable")  # grouped by corner
@@ -109,12 +107,9 @@ def make_circles(n=200, noise=0.05, factor=0.5, seed=0, dtype=np.float64):
     Returns:
         X of shape (n, 2), y of shape (n,) int64 in {0, 1}.
     """
-    if n < 2:
-        raise ValueError(f"need n >= 2, got {n}")
     if not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-    _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = _checked_rng(seed, noise, n, 2)
     n0 = n - n // 2
     t0 = np.linspace(0.0, 2 * np.pi, n0, endpoint=False)
     t1 = np.linspace(0.0, 2 * np.pi, n // 2, endpoint=False)
@@ -138,10 +133,7 @@ def make_regression_curve(n=100, noise=0.1, seed=0, kind="sine", dtype=np.float6
     curves = {"sine": lambda x: np.sin(np.pi * x), "cubic": lambda x: 2 * x**3 - x, "abs": np.abs}
     if kind not in curves:
         raise ValueError(f"kind must be one of {REGRESSION_KINDS}, got {kind!r}")
-    if n < 1:
-        raise ValueError(f"need n >= 1, got {n}")
-    _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = _checked_rng(seed, noise, n, 1)
     x = np.sort(rng.uniform(-1.0, 1.0, n))[:, None]
     y = curves[kind](x) + noise * rng.standard_normal((n, 1))
     return x.astype(dtype), y.astype(dtype)

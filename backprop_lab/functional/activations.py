@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_same_shape
+from .shapes import check_float, check_same_shape
 
 
 def relu_forward(x: np.ndarray):

@@ -12,9 +12,22 @@ statistics instead, so it is a fixed affine map of x.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._shapes import check_float, check_same_shape, check_shape
+from .shapes import check_float, check_same_shape, check_shape
+
+
+class BatchNormCache(NamedTuple):
+    """What `batchnorm_backward` needs. Per-feature vectors have shape (D,) or (C,)."""
+
+    xhat: np.ndarray  # the normalized input, shape of x: dgamma = sum(dout * xhat)
+    gamma: np.ndarray  # (D,) or (C,): dxhat = dout * gamma
+    inv_std: np.ndarray  # (D,) or (C,): 1 / sqrt(var + eps), the slope of xhat in x
+    training: bool  # True: batch statistics (they depend on x, so dx has two extra terms)
+    axes: tuple[int, ...]  # the axes the statistics pool: (0,) for (N, D), (0, 2, 3) for (N, C, H, W)
+    pshape: tuple[int, ...]  # (1, -1) or (1, -1, 1, 1): reshapes a per-feature vector to broadcast with x
 
 
 def _layout(op: str, x: np.ndarray):
@@ -34,8 +47,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
 
     Args:
         x: input, shape (N, D) or (N, C, H, W).
-        gamma: scale, shape (D,) or (C,).
-        beta: shift, shape (D,) or (C,).
+        gamma: scale, shape (D,) or (C,). Required (no None): pass ones for "no scale".
+        beta: shift, shape (D,) or (C,). Required (no None): pass zeros for "no bias"
+            (what `nn.BatchNorm1d(bias=False)` does).
         running_mean: shape (D,) or (C,); updated in place in training mode. May be None in
             training mode (no running statistics are kept then).
         running_var: shape (D,) or (C,); updated in place (with the unbiased variance) in training mode.
@@ -45,7 +59,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
 
     Returns:
         out: same shape and dtype as x.
-        cache: (xhat, gamma, inv_std, training, axes, pshape) for `batchnorm_backward`.
+        cache: a `BatchNormCache` (xhat, gamma, inv_std, training, axes, pshape) for `batchnorm_backward`.
     """
     op = "batchnorm_forward"
     check_float(op, "x", x)
@@ -76,7 +90,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training: bool,
     inv_std = 1 / np.sqrt(var + eps)
     xhat = xc * inv_std.reshape(pshape)
     out = gamma.reshape(pshape) * xhat + beta.reshape(pshape)
-    return out, (xhat, gamma, inv_std, training, axes, pshape)
+    return out, BatchNormCache(xhat, gamma, inv_std, training, axes, pshape)
 
 
 def batchnorm_backward(dout: np.ndarray, cache):
@@ -100,12 +114,12 @@ def batchnorm_backward(dout: np.ndarray, cache):
         dgamma: shape (D,) or (C,).
         dbeta: shape (D,) or (C,).
     """
-    xhat, gamma, inv_std, training, axes, pshape = cache
+    xhat, pshape = cache.xhat, cache.pshape
     check_same_shape("batchnorm_backward", "dout", dout, "x", xhat)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * xhat).sum(axis=axes)
-    scale = (gamma * inv_std).reshape(pshape)
-    if not training:
+    dbeta = dout.sum(axis=cache.axes)
+    dgamma = (dout * xhat).sum(axis=cache.axes)
+    scale = (cache.gamma * cache.inv_std).reshape(pshape)
+    if not cache.training:
         return dout * scale, dgamma, dbeta
     count = dout.size // dout.shape[1]
     # sum(dxhat) = gamma * dbeta and sum(dxhat * xhat) = gamma * dgamma: reuse them.

@@ -9,9 +9,41 @@ Ho = (H + 2 * padding - KH) // stride + 1.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._shapes import as_pair, check_float, check_shape, output_size
+from .shapes import as_pair, check_float, check_shape, output_size
+
+
+class ConvNaiveCache(NamedTuple):
+    """What `conv2d_backward_naive` needs: the inputs themselves (the loops re-read every window)."""
+
+    x: np.ndarray  # (N, C, H, W), unpadded: dweight[f] += dout * window of x
+    weight: np.ndarray  # (F, C, KH, KW): dx window += dout * weight[f]
+    has_bias: bool  # False when the forward had bias=None: then dbias is None
+    stride: tuple[int, int]  # (sh, sw)
+    padding: tuple[int, int]  # (ph, pw)
+
+
+class ConvCache(NamedTuple):
+    """What `conv2d_backward` needs: the im2col matrix and the reshaped filters, not x itself."""
+
+    col: np.ndarray  # (KH*KW*C, N*Ho*Wo): every window of the padded x, one column per output pixel
+    wmat: np.ndarray  # (F, KH*KW*C): the filters, rows ordered like col's rows
+    x_shape: tuple[int, int, int, int]  # (N, C, H, W)
+    weight_shape: tuple[int, int, int, int]  # (F, C, KH, KW)
+    has_bias: bool  # False when the forward had bias=None: then dbias is None
+    stride: tuple[int, int]  # (sh, sw)
+    padding: tuple[int, int]  # (ph, pw)
+
+
+def _check_dout(op, dout, x_shape, weight_shape, stride, padding):
+    """Raise unless dout has the shape (N, F, Ho, Wo) of the forward's out; return (Ho, Wo)."""
+    (N, _, H, W), (F, _, KH, KW), (sh, sw), (ph, pw) = x_shape, weight_shape, stride, padding
+    Ho, Wo = output_size(op, H, KH, sh, ph, "H"), output_size(op, W, KW, sw, pw, "W")
+    check_shape(op, "dout", dout, "N, F, Ho, Wo", (N, F, Ho, Wo), hint="dout has the shape of out.")
+    return Ho, Wo
 
 
 def _check_conv(op, x, weight, bias, stride, padding):
@@ -45,13 +77,13 @@ def conv2d_forward_naive(x, weight, bias, stride=1, padding=0):
     Args:
         x: input, shape (N, C, H, W).
         weight: filters, shape (F, C, KH, KW).
-        bias: shape (F,), or None.
+        bias: shape (F,), or None for no bias (then the backward returns dbias = None).
         stride: int or (sh, sw).
         padding: int or (ph, pw): zeros added on both sides of H and W.
 
     Returns:
         out: shape (N, F, Ho, Wo).
-        cache: (x, weight, has_bias, stride, padding).
+        cache: a `ConvNaiveCache` (x, weight, has_bias, stride, padding).
     """
     N, C, H, W, F, KH, KW, Ho, Wo, (sh, sw), (ph, pw) = _check_conv(
         "conv2d_forward_naive", x, weight, bias, stride, padding)
@@ -65,7 +97,7 @@ def conv2d_forward_naive(x, weight, bias, stride=1, padding=0):
                     out[n, f, i, j] = np.sum(window * weight[f])
             if bias is not None:
                 out[n, f] += bias[f]
-    return out, (x, weight, bias is not None, (sh, sw), (ph, pw))
+    return out, ConvNaiveCache(x, weight, bias is not None, (sh, sw), (ph, pw))
 
 
 def conv2d_backward_naive(dout, cache):
@@ -80,12 +112,11 @@ def conv2d_backward_naive(dout, cache):
         dweight: shape (F, C, KH, KW).
         dbias: shape (F,), or None when the forward had no bias.
     """
-    x, weight, has_bias, (sh, sw), (ph, pw) = cache
+    x, weight = cache.x, cache.weight
     N, C, H, W = x.shape
     F, _, KH, KW = weight.shape
-    Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
-    check_shape("conv2d_backward_naive", "dout", dout, "N, F, Ho, Wo", (N, F, Ho, Wo),
-                hint="dout has the shape of out.")
+    (sh, sw), (ph, pw) = cache.stride, cache.padding
+    Ho, Wo = _check_dout("conv2d_backward_naive", dout, x.shape, weight.shape, cache.stride, cache.padding)
     xp = _pad(x, ph, pw)
     dxp = np.zeros(xp.shape, dtype=dout.dtype)
     dweight = np.zeros(weight.shape, dtype=dout.dtype)
@@ -98,7 +129,7 @@ def conv2d_backward_naive(dout, cache):
                     dweight[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
                     dxp[n, :, rows, cols] += dout[n, f, i, j] * weight[f]
     dx = dxp[:, :, ph:ph + H, pw:pw + W]  # the gradient reaching the padding is dropped
-    dbias = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    dbias = dout.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return dx, dweight, dbias
 
 
@@ -119,19 +150,13 @@ def conv2d_backward_naive(dout, cache):
 # ---------------------------------------------------------------------------------------------
 
 def conv2d_forward(x, weight, bias, stride=1, padding=0):
-    """Fast convolution (im2col + matrix product). Same arguments and results as the naive version.
-
-    Args:
-        x: input, shape (N, C, H, W).
-        weight: filters, shape (F, C, KH, KW).
-        bias: shape (F,), or None.
-        stride: int or (sh, sw).
-        padding: int or (ph, pw).
+    """Fast convolution (im2col + matrix product), with the arguments and results of `conv2d_forward_naive`:
+    x (N, C, H, W), weight (F, C, KH, KW), bias (F,) or None, stride and padding ints or pairs.
 
     Returns:
         out: shape (N, F, Ho, Wo), C-contiguous, dtype of x (float32 stays float32).
-        cache: (col, wmat, x.shape, weight.shape, has_bias, stride, padding); col, of shape
-            (KH*KW*C, N*Ho*Wo), is the one large buffer kept for the backward pass.
+        cache: a `ConvCache` (col, wmat, x_shape, weight_shape, has_bias, stride, padding); col, of
+            shape (KH*KW*C, N*Ho*Wo), is the one large buffer kept for the backward pass.
     """
     N, C, H, W, F, KH, KW, Ho, Wo, (sh, sw), (ph, pw) = _check_conv(
         "conv2d_forward", x, weight, bias, stride, padding)
@@ -153,26 +178,20 @@ def conv2d_forward(x, weight, bias, stride=1, padding=0):
     if bias is not None:
         out += bias.reshape(F, 1)
     out = np.ascontiguousarray(out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3))
-    return out, (col, wmat, x.shape, weight.shape, bias is not None, (sh, sw), (ph, pw))
+    return out, ConvCache(col, wmat, x.shape, weight.shape, bias is not None, (sh, sw), (ph, pw))
 
 
 def conv2d_backward(dout, cache):
-    """Fast gradients of `conv2d_forward` (two matrix products and a col2im).
-
-    Args:
-        dout: upstream gradient, shape (N, F, Ho, Wo).
-        cache: from `conv2d_forward`.
-
-    Returns:
-        dx: shape (N, C, H, W).
-        dweight: shape (F, C, KH, KW).
-        dbias: shape (F,), or None when the forward had no bias.
+    """Fast gradients of `conv2d_forward` (two matrix products and a col2im): given dout (N, F, Ho, Wo)
+    and the `ConvCache`, returns (dx, dweight, dbias) of shapes (N, C, H, W), (F, C, KH, KW) and (F,),
+    like `conv2d_backward_naive` (dbias is None when the forward had no bias).
     """
-    col, wmat, (N, C, H, W), (F, _, KH, KW), has_bias, (sh, sw), (ph, pw) = cache
-    Ho, Wo = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
-    check_shape("conv2d_backward", "dout", dout, "N, F, Ho, Wo", (N, F, Ho, Wo), hint="dout has the shape of out.")
+    col, wmat = cache.col, cache.wmat
+    (N, C, H, W), (F, _, KH, KW) = cache.x_shape, cache.weight_shape
+    (sh, sw), (ph, pw) = cache.stride, cache.padding
+    Ho, Wo = _check_dout("conv2d_backward", dout, cache.x_shape, cache.weight_shape, cache.stride, cache.padding)
     dmat = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(F, N * Ho * Wo)
-    dbias = dmat.sum(axis=1) if has_bias else None
+    dbias = dmat.sum(axis=1) if cache.has_bias else None
     dweight = (dmat @ col.T).reshape(F, KH, KW, C).transpose(0, 3, 1, 2)
     # dcol = wmat.T @ dmat, computed one kernel row `a` at a time: the temporary is 1/KH of col
     # (memory stays at one im2col-sized buffer, the cached col) and stays warm in cache for col2im.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_same_shape
+from .shapes import check_float, check_same_shape
 
 
 def dropout_forward(x: np.ndarray, p: float, training: bool, rng: np.random.Generator | None = None):

@@ -1,12 +1,22 @@
-"""Fully connected (affine) layer and flatten: `out = x @ weight.T + bias`, like `torch.nn.Linear`.
+"""Fully connected (affine) layer: `out = x @ weight.T + bias`, like `torch.nn.functional.linear`.
 
 Letters: N batch, D input features (in_features), M output features (out_features).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._shapes import check_float, check_shape
+from .shapes import check_float, check_shape
+
+
+class LinearCache(NamedTuple):
+    """What `linear_backward` needs from the forward pass."""
+
+    x: np.ndarray  # (N, D): dweight = dout.T @ x
+    weight: np.ndarray  # (M, D): dx = dout @ weight
+    has_bias: bool  # False when the forward had bias=None: then dbias is None
 
 
 def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
@@ -15,11 +25,11 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
     Args:
         x: inputs, shape (N, D).
         weight: shape (M, D) = (out_features, in_features), torch's layout (not D x M).
-        bias: shape (M,), or None for no bias.
+        bias: shape (M,), or None for no bias (then `linear_backward` returns dbias = None).
 
     Returns:
         out: shape (N, M), `x @ weight.T + bias`.
-        cache: (x, weight, has_bias) for `linear_backward`.
+        cache: a `LinearCache` (x, weight, has_bias) for `linear_backward`.
     """
     op = "linear_forward"
     check_float(op, "x", x)
@@ -34,7 +44,7 @@ def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None):
     out = x @ weight.T
     if bias is not None:
         out += bias
-    return out, (x, weight, bias is not None)
+    return out, LinearCache(x, weight, bias is not None)
 
 
 def linear_backward(dout: np.ndarray, cache):
@@ -49,10 +59,9 @@ def linear_backward(dout: np.ndarray, cache):
         dweight: shape (M, D), `dout.T @ x` (a sum over the batch).
         dbias: shape (M,), `dout` summed over the batch; None when the forward had no bias.
     """
-    x, weight, has_bias = cache
-    check_shape("linear_backward", "dout", dout, "N, M", (x.shape[0], weight.shape[0]))
-    dx = dout @ weight
-    dweight = dout.T @ x
-    dbias = dout.sum(axis=0) if has_bias else None
+    check_shape("linear_backward", "dout", dout, "N, M", (cache.x.shape[0], cache.weight.shape[0]))
+    dx = dout @ cache.weight
+    dweight = dout.T @ cache.x
+    dbias = dout.sum(axis=0) if cache.has_bias else None
     return dx, dweight, dbias
 

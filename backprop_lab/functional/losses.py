@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._shapes import check_float, check_same_shape, check_shape
+from .shapes import check_float, check_same_shape, check_shape
 
 
 def mse_loss(pred: np.ndarray, target: np.ndarray):

@@ -11,9 +11,28 @@ is a single vectorized numpy operation.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ._shapes import as_pair, check_float, check_shape, output_size
+from .shapes import as_pair, check_float, check_shape, output_size
+
+
+class MaxPoolCache(NamedTuple):
+    """What `maxpool2d_backward` needs: x and out, to find where each window's maximum was."""
+
+    x: np.ndarray  # (N, C, H, W)
+    out: np.ndarray  # (N, C, Ho, Wo): the maxima; x == out marks the candidates in each window
+    kernel_size: tuple[int, int]  # (KH, KW)
+    stride: tuple[int, int]  # (sh, sw)
+
+
+class AvgPoolCache(NamedTuple):
+    """What `avgpool2d_backward` needs: only shapes (every pixel gets the same share)."""
+
+    x_shape: tuple[int, int, int, int]  # (N, C, H, W)
+    kernel_size: tuple[int, int]  # (KH, KW)
+    stride: tuple[int, int]  # (sh, sw)
 
 
 def _pool_setup(op, x, kernel_size, stride):
@@ -41,7 +60,7 @@ def maxpool2d_forward(x: np.ndarray, kernel_size, stride=None):
 
     Returns:
         out: shape (N, C, Ho, Wo).
-        cache: (x, out, kernel_size, stride) for `maxpool2d_backward`.
+        cache: a `MaxPoolCache` (x, out, kernel_size, stride) for `maxpool2d_backward`.
     """
     (KH, KW), stride, (Ho, Wo), window_slice = _pool_setup("maxpool2d_forward", x, kernel_size, stride)
     out = x[window_slice(0, 0)].copy()
@@ -49,7 +68,7 @@ def maxpool2d_forward(x: np.ndarray, kernel_size, stride=None):
         for b in range(KW):
             if a or b:
                 np.maximum(out, x[window_slice(a, b)], out=out)
-    return out, (x, out, (KH, KW), stride)
+    return out, MaxPoolCache(x, out, (KH, KW), stride)
 
 
 def maxpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
@@ -66,9 +85,10 @@ def maxpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     Returns:
         dx: shape (N, C, H, W).
     """
-    x, out, (KH, KW), (sh, sw) = cache
+    x, out = cache.x, cache.out
+    (KH, KW), (sh, sw) = cache.kernel_size, cache.stride
     check_shape("maxpool2d_backward", "dout", dout, "N, C, Ho, Wo", out.shape)
-    window_slice = _pool_setup("maxpool2d_backward", x, (KH, KW), (sh, sw))[3]
+    window_slice = _pool_setup("maxpool2d_backward", x, cache.kernel_size, cache.stride)[3]
     disjoint = sh >= KH and sw >= KW  # no pixel belongs to two windows
     Ho, Wo = out.shape[2:]
     covered = disjoint and (sh, sw) == (KH, KW) and x.shape[2] == Ho * sh and x.shape[3] == Wo * sw
@@ -103,7 +123,7 @@ def avgpool2d_forward(x: np.ndarray, kernel_size, stride=None):
 
     Returns:
         out: shape (N, C, Ho, Wo).
-        cache: (x.shape, kernel_size, stride).
+        cache: an `AvgPoolCache` (x_shape, kernel_size, stride) for `avgpool2d_backward`.
     """
     (KH, KW), stride, _, window_slice = _pool_setup("avgpool2d_forward", x, kernel_size, stride)
     out = x[window_slice(0, 0)].copy()
@@ -112,7 +132,7 @@ def avgpool2d_forward(x: np.ndarray, kernel_size, stride=None):
             if a or b:
                 out += x[window_slice(a, b)]
     out /= KH * KW
-    return out, (x.shape, (KH, KW), stride)
+    return out, AvgPoolCache(x.shape, (KH, KW), stride)
 
 
 def avgpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
@@ -125,12 +145,12 @@ def avgpool2d_backward(dout: np.ndarray, cache) -> np.ndarray:
     Returns:
         dx: shape (N, C, H, W).
     """
-    shape, (KH, KW), stride = cache
-    dx = np.zeros(shape, dtype=dout.dtype)
-    window_slice = _pool_setup("avgpool2d_backward", dx, (KH, KW), stride)[3]
+    (KH, KW), (sh, sw) = cache.kernel_size, cache.stride
+    dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+    window_slice = _pool_setup("avgpool2d_backward", dx, cache.kernel_size, cache.stride)[3]
     check_shape("avgpool2d_backward", "dout", dout, "N, C, Ho, Wo", dx[window_slice(0, 0)].shape)
     share = dout / (KH * KW)
-    disjoint = stride[0] >= KH and stride[1] >= KW
+    disjoint = sh >= KH and sw >= KW
     for a in range(KH):
         for b in range(KW):
             if disjoint:

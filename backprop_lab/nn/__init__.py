@@ -14,10 +14,11 @@ from .layers import Dropout, Flatten, Linear, Residual
 from .models import CNN, MLP, init_weights
 from .module import IncompatibleKeys, Module, Sequential
 from .norm import BatchNorm1d, BatchNorm2d
+from .op_module import OpModule
 from .parameter import Parameter
 
 __all__ = [
-    "Parameter", "Module", "Sequential", "IncompatibleKeys",
+    "Parameter", "Module", "OpModule", "Sequential", "IncompatibleKeys",
     "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "Residual",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "BatchNorm1d", "BatchNorm2d",
     "MLP", "CNN", "init_weights", "init", "utils",

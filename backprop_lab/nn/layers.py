@@ -1,8 +1,9 @@
 """Linear, Flatten, Dropout and Residual modules (conv/pool: `conv.py`, batchnorm: `norm.py`,
 activations: `activation.py`).
 
-Each module calls its `backprop_lab.functional` pair and keeps the cache of its most recent
-forward; backward *adds* the parameter gradients into ``param.grad`` and returns dx.
+Each module but Residual is an `OpModule`: it calls its `backprop_lab.functional` pair and keeps
+the cache of its most recent forward; backward *adds* the parameter gradients into ``param.grad``
+and returns dx.
 """
 from __future__ import annotations
 
@@ -13,18 +14,20 @@ import numpy as np
 from .. import functional as F
 from . import init
 from .module import Module
+from .op_module import OpModule
 from .parameter import Parameter, data_or_none
 
 __all__ = ["Linear", "Flatten", "Dropout", "Residual"]
 
 
-class Linear(Module):
+class Linear(OpModule):
     """y = x W^T + b, with torch's layout and default initialization.
 
     Args:
         in_features: D, the input width.
         out_features: M, the output width.
-        bias: whether to learn b.
+        bias: whether to learn b. ``bias=False`` is allowed: then ``self.bias`` is None (as in
+            torch), the forward adds nothing and backward computes no bias gradient.
         dtype: parameter dtype (float64 by default: golden comparisons are float64).
         rng: np.random.Generator or int seed for the initialization (None: fresh entropy).
 
@@ -34,34 +37,32 @@ class Linear(Module):
     b ~ U(-1/sqrt(D), 1/sqrt(D)).
     """
 
+    functional = (F.linear_forward, F.linear_backward)
+    grads_to = ("weight", "bias")
+
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  dtype=np.float64, rng=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.zeros((out_features, in_features)), dtype=dtype)
-        if bias:
-            self.bias = Parameter(np.zeros(out_features), dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters(rng)
+        init_weight_and_bias(self, (out_features, in_features), bias, dtype, rng)
 
     def reset_parameters(self, rng=None) -> None:
         reset_like_torch(self, rng)
 
-    def forward(self, x):
-        out, self._cache = F.linear_forward(x, self.weight.data, data_or_none(self.bias))
-        return out
-
-    def backward(self, dout):
-        dx, dweight, dbias = F.linear_backward(dout, self._cached())
-        self.weight.grad += dweight
-        if self.bias is not None:
-            self.bias.grad += dbias
-        return dx
+    def op_args(self) -> tuple:
+        return self.weight.data, data_or_none(self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+def init_weight_and_bias(layer: Module, weight_shape: tuple, bias: bool, dtype, rng) -> None:
+    """Give a Linear or Conv2d its `weight` (`weight_shape`) and `bias` (one per output, None when
+    `bias` is False), then torch's default init (`layer.reset_parameters(rng)`)."""
+    layer.weight = Parameter(np.zeros(weight_shape), dtype=dtype)
+    layer.register_parameter("bias", Parameter(np.zeros(weight_shape[0]), dtype=dtype) if bias else None)
+    layer.reset_parameters(rng)
 
 
 def reset_like_torch(layer: Module, rng=None) -> None:
@@ -75,8 +76,10 @@ def reset_like_torch(layer: Module, rng=None) -> None:
         init.uniform_(layer.bias, -bound, bound, rng=rng)
 
 
-class Flatten(Module):
+class Flatten(OpModule):
     """(N, C, H, W) -> (N, C*H*W): keeps the batch axis, joins the rest (torch's defaults)."""
+
+    functional = (F.flatten_forward, F.flatten_backward)
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
@@ -84,18 +87,11 @@ class Flatten(Module):
             raise NotImplementedError("Flatten supports only start_dim=1, end_dim=-1")
         self.start_dim, self.end_dim = start_dim, end_dim
 
-    def forward(self, x):
-        out, self._cache = F.flatten_forward(x)
-        return out
-
-    def backward(self, dout):
-        return F.flatten_backward(dout, self._cached())
-
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Dropout(Module):
+class Dropout(OpModule):
     """Inverted dropout: in training, zero each entry with probability p and scale the survivors
     by 1/(1-p), so that eval mode (the identity) needs no rescaling. Shape (*) -> (*).
 
@@ -105,6 +101,8 @@ class Dropout(Module):
             Its masks therefore never match torch's; compare with torch at p=0 or in eval mode.
     """
 
+    functional = (F.dropout_forward, F.dropout_backward)
+
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
         if not 0.0 <= p <= 1.0:
@@ -112,12 +110,8 @@ class Dropout(Module):
         self.p = p
         self.rng = init.as_rng(rng)
 
-    def forward(self, x):
-        out, self._cache = F.dropout_forward(x, self.p, self.training, self.rng)
-        return out
-
-    def backward(self, dout):
-        return F.dropout_backward(dout, self._cached())
+    def op_args(self) -> tuple:
+        return self.p, self.training, self.rng
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace=False"

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..arrays import to_numpy
 from .parameter import Parameter
 
 __all__ = ["Module", "Sequential", "IncompatibleKeys"]
@@ -28,13 +29,6 @@ class IncompatibleKeys(NamedTuple):
 
     missing_keys: list
     unexpected_keys: list
-
-
-def _as_numpy(value) -> np.ndarray:
-    """Accept numpy arrays, scalars or torch tensors (without importing torch)."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 def _addindent(s: str, num_spaces: int) -> str:
@@ -268,7 +262,7 @@ class Module:
         values = {}
         for k, dst in targets.items():
             if k in state_dict:
-                v = _as_numpy(state_dict[k])
+                v = to_numpy(state_dict[k])
                 if v.shape != dst.shape:
                     mismatched.append(f"{k}: checkpoint has shape {v.shape}, module has {dst.shape}")
                 values[k] = v

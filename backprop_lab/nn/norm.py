@@ -14,14 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .module import Module
+from .op_module import OpModule
 from .parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
-class _BatchNorm(Module):
+class _BatchNorm(OpModule):
+    """Shared by BatchNorm1d and 2d: forward picks the statistics and momentum; backward is
+    `OpModule`'s (batchnorm_backward returns dx, dgamma, dbeta: dgamma goes to weight, dbeta to bias)."""
+
     _ndim = None  # expected input ndim, set by subclasses
+    functional = (F.batchnorm_forward, F.batchnorm_backward)
+    grads_to = ("weight", "bias")
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype=np.float64, *,
@@ -67,14 +72,6 @@ class _BatchNorm(Module):
                                                eps=self.eps)
         return out
 
-    def backward(self, dout):
-        dx, dgamma, dbeta = F.batchnorm_backward(dout, self._cached())
-        if self.weight is not None:
-            self.weight.grad += dgamma
-        if self.bias is not None:
-            self.bias.grad += dbeta
-        return dx
-
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
@@ -82,12 +79,20 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch normalization over the batch axis of x (N, C) -> (N, C), per feature C."""
+    """Batch normalization over the batch axis of x (N, C) -> (N, C), per feature C.
+
+    Args (torch's): num_features C; eps; momentum (None: a cumulative average); affine (False: no
+    weight and no bias); track_running_stats; dtype; bias (keyword only; ``bias=False`` is allowed
+    and keeps the weight gamma but no beta: ``self.bias`` is None and gets no gradient).
+    """
 
     _ndim = 2
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch normalization of x (N, C, H, W) per channel C, over the N*H*W positions."""
+    """Batch normalization of x (N, C, H, W) per channel C, over the N*H*W positions.
+
+    Same arguments as `BatchNorm1d` (``bias=False`` allowed: no beta, ``self.bias`` is None).
+    """
 
     _ndim = 4

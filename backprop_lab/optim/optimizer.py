@@ -12,6 +12,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..arrays import to_numpy
+
 
 def _is_parameter(p) -> bool:
     """Duck-typed: anything with an ndarray `data` and a `grad` (a `Parameter`) can be optimized.
@@ -32,6 +34,18 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
     else:
         start[...] = end - (end - start) * (1 - weight)
     return start
+
+
+# torch's wording of "Invalid ...: value" for the hyperparameters every optimizer checks.
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def check_non_negative(**hyperparameters) -> None:
+    """Raise torch's ValueError ("Invalid learning rate: -1") for the first hyperparameter, in the
+    order given, that is not >= 0 (NaN included); other names read "Invalid <name> value: ..."."""
+    for name, value in hyperparameters.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
 
 
 class Optimizer:
@@ -142,7 +156,7 @@ def _to_state_value(key, value, p):
     if key == "step":
         return int(float(value))
     if hasattr(value, "shape") and not isinstance(value, np.ndarray):  # e.g. a torch tensor
-        value = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        value = to_numpy(value)
     if isinstance(value, np.ndarray):
         return np.array(value, dtype=p.data.dtype, copy=True)
     return copy.deepcopy(value)

@@ -19,7 +19,7 @@ from exercise_kit import edit, report, solution_cells
 
 from bugs import load
 
-VAGUE = {"differs", "constant-factor", "partly-wrong", None}
+VAGUE = {"differs", "constant-factor", "partly-wrong", "wrong-value", None}
 
 
 def verdict(bug, seed: int = 11) -> dict:

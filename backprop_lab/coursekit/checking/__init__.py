@@ -7,7 +7,7 @@ In a notebook::
 
 Exercises live in one registry (`backprop_lab.coursekit.exercises`), keyed like "03.linear".
 """
-from .api import check, grade
+from .api import check, finish_first, grade
 from .core import (
                    Check,
                    CheckTimeout,
@@ -23,5 +23,5 @@ from .core import (
 from .registry import exercises_in, get_exercise
 
 __all__ = ["Check", "CheckTimeout", "Exercise", "ExerciseReport", "ForbiddenUse", "LocalRunner",
-           "NotAttempted", "Outcome", "StudentCodeError", "run_exercise", "check", "grade",
+           "NotAttempted", "Outcome", "StudentCodeError", "run_exercise", "check", "finish_first", "grade",
            "get_exercise", "exercises_in"]

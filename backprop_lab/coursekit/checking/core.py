@@ -11,7 +11,6 @@ with the reference and torch using `backprop_lab.gradcheck`. Two runners impleme
 from __future__ import annotations
 
 import copy
-import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,17 +20,23 @@ import numpy as np
 from backprop_lab.gradcheck import CheckResult
 
 from . import probes
+from .reference_guard import ReferenceGuard
 
 # ------------------------------------------------------------------------------ errors
 
 
 class StudentCodeError(Exception):
-    """Student code raised, returned the wrong type, or could not be run."""
+    """Student code raised, returned the wrong type, or could not be run.
 
-    def __init__(self, message: str, student_traceback: str = ""):
+    `code`: a diagnosis code that names the cause more precisely than the outcome's status does
+    (e.g. "03.sigmoid-overflow" for a FloatingPointError of a naive sigmoid); "" for none.
+    """
+
+    def __init__(self, message: str, student_traceback: str = "", code: str = ""):
         super().__init__(message)
         self.message = message
         self.student_traceback = student_traceback
+        self.code = code
 
 
 class NotAttempted(StudentCodeError):
@@ -47,12 +52,10 @@ class ForbiddenUse(StudentCodeError):
 
 
 def student_traceback(exc: BaseException) -> str:
-    """Format a traceback keeping only frames from student cells (files named ``<cell ...>``)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
-    lines = [f'  {f.filename}, line {f.lineno}, in {f.name}' + (f"\n    {f.line}" if f.line else "")
-             for f in frames]
-    head = "Traceback (your code only):\n" if lines else ""
-    return head + "\n".join(lines) + f"\n{type(exc).__name__}: {exc}"
+    """Format a traceback keeping only frames from student cells (`probes.student_frames`)."""
+    frames = probes.student_frames(exc)
+    head = "Traceback (your code only):\n" if frames else ""
+    return head + frames + f"\n{type(exc).__name__}: {exc}"
 
 
 def translate_exception(exc: BaseException, probe_name: str = "") -> StudentCodeError:
@@ -74,18 +77,32 @@ class LocalRunner:
 
     Inputs are deep-copied so that code which modifies its arguments in place cannot change the
     arrays the expected values are computed from.
+
+    The learner's kernel has the reference library and torch imported (the demos need them), but
+    the grader runs exercise cells without them. While a probe runs, a `ReferenceGuard` watches for
+    calls from the learner's code into the modules in `forbid`; one raises `ForbiddenUse`, so a
+    self-check never shows points that grading would refuse.
     """
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, forbid: tuple = ("backprop_lab", "torch")):
         self.namespace = namespace
+        self.forbid = tuple(forbid)
         probes.extra_probe_sources()  # registers the exercise-specific probes
 
     def call(self, probe_name: str, **kwargs):
         fn = probes.PROBES[probe_name]
+        kwargs = copy.deepcopy(kwargs)
+        guard = ReferenceGuard(self.forbid)
         try:
-            return fn(self.namespace, **copy.deepcopy(kwargs))
+            with guard:
+                result = fn(self.namespace, **kwargs)
         except Exception as exc:
+            if guard.offence:
+                raise ForbiddenUse(guard.offence) from None
             raise translate_exception(exc, probe_name) from None
+        if guard.offence:
+            raise ForbiddenUse(guard.offence)
+        return result
 
 
 # ------------------------------------------------------------------------------ exercises
@@ -119,7 +136,10 @@ class Exercise:
     where: str
     checks: list
     forbid: tuple = ("backprop_lab", "torch")
-    depends: str = ""  # said with every failure: "train_step runs your own mlp_forward ... fix 4.1 first"
+    # said with a failure when one of the `requires` exercises fails too (or always, when `requires`
+    # is empty): "train_step runs your own mlp_forward ... fix 4.1 first"
+    depends: str = ""
+    requires: tuple = ()  # the Exercise objects whose functions this one's functions call
 
     @property
     def points(self) -> float:
@@ -134,6 +154,7 @@ class Outcome:
     status: str  # "pass" | "fail" | "not_attempted" | "error" | "timeout" | "forbidden"
     results: list = field(default_factory=list)
     message: str = ""
+    error_code: str = ""  # a more precise code for a check that stopped before comparing (StudentCodeError.code)
 
     @property
     def code(self) -> str | None:
@@ -141,7 +162,7 @@ class Outcome:
         if self.status == "pass":
             return None
         if self.status != "fail":
-            return STATUS_CODES[self.status]
+            return self.error_code or STATUS_CODES[self.status]
         return next((r.code for r in self.results if not r.passed), "differs")
 
     def to_dict(self) -> dict:
@@ -210,7 +231,14 @@ class ExerciseReport:
                     "(replace `raise NotImplementedError()`), run that cell, then run this check again.")
         head = f"{ex.title}: " + (f"{self.earned:g} / {self.points:g} points" if score else
                                   ("all checks pass" if self.status == "pass" else "not yet right"))
-        return "\n".join([head] + [o.line() for o in self.outcomes])
+        lines, said = [head], None
+        for o in self.outcomes:  # a message said once already (the same cause) is not repeated
+            line = o.line()
+            if o.status != "pass" and o.message and o.message == said:
+                line = line[: len(line) - len(o.message.replace("\n", "\n      "))] + "the same as above."
+            said = o.message if o.status != "pass" else said
+            lines.append(line)
+        return "\n".join(lines)
 
 
 def _seed(key: str, index: int, base: int | None) -> np.random.Generator:
@@ -220,19 +248,48 @@ def _seed(key: str, index: int, base: int | None) -> np.random.Generator:
     return np.random.default_rng([salt] if base is None else [salt, base])
 
 
+def _failure_text(failed: list) -> str:
+    """The messages of the failed comparisons of one check. A diagnosis said once is not repeated:
+    the other results with the same diagnosis are listed by name on one line under it."""
+    groups: dict = {}  # diagnosis (or a result's own key) -> the results that have it, in order
+    for i, r in enumerate(failed):
+        groups.setdefault(r.diagnosis or i, []).append(r)
+    out = []
+    for results in groups.values():
+        out.append(results[0].message)
+        if len(results) > 1:
+            out.append(f"  (the same for {', '.join(r.name for r in results[1:])})")
+    return "\n".join(out)
+
+
+def _dependency_note(exercise: Exercise, runner, hidden: bool, seed: int | None) -> str:
+    """`exercise.depends`, when an exercise it `requires` does not pass either (checked once, with
+    the same runner and checks of the same kind); always, when it names no `requires`."""
+    if not exercise.depends:
+        return ""
+    if not exercise.requires:
+        return exercise.depends
+    failing = [dep.title for dep in exercise.requires
+               if run_exercise(dep, runner, hidden=hidden, seed=seed).status != "pass"]
+    verb = "does" if len(failing) == 1 else "do"
+    return f"{exercise.depends} ({' and '.join(failing)} {verb} not pass yet)" if failing else ""
+
+
 def run_exercise(exercise: Exercise, runner, hidden: bool = True, seed: int | None = None) -> ExerciseReport:
     """Run the exercise's checks (visible ones only when ``hidden=False``) and collect outcomes."""
     outcomes = []
+    note = None  # the dependency note, computed at the first failure
     for i, chk in enumerate(exercise.checks):
         if not (chk.visible or hidden):
             continue
         rng = _seed(exercise.key, i, None if chk.visible else seed)
+        error_code = ""
         try:
             results = chk.run(runner, rng)
             results = [results] if isinstance(results, CheckResult) else list(results)
             failed = [r for r in results if not r.passed]
             status = "fail" if failed else "pass"
-            message = "\n".join(r.message for r in failed)
+            message = _failure_text(failed)
         except NotAttempted as exc:
             results, status, message = [], "not_attempted", exc.message
         except ForbiddenUse as exc:
@@ -240,14 +297,16 @@ def run_exercise(exercise: Exercise, runner, hidden: bool = True, seed: int | No
         except CheckTimeout as exc:
             results, status, message = [], "timeout", exc.message
         except StudentCodeError as exc:
-            results, status = [], "error"
+            results, status, error_code = [], "error", exc.code
             message = exc.message + ("\n" + exc.student_traceback if exc.student_traceback else "")
         except Exception as exc:
             results, status = [], "grader_error"
             message = (f"the checker itself failed ({type(exc).__name__}: {exc}); "
                        "this is not your fault: please tell your instructor")
         if status in ("fail", "error") and exercise.depends:
-            message += f"\n({exercise.depends})"
+            if note is None:
+                note = _dependency_note(exercise, runner, hidden, seed)
+            message += f"\n({note})" if note else ""
         earned = chk.points if status == "pass" else 0.0
-        outcomes.append(Outcome(chk.name, chk.points, earned, status, results, message))
+        outcomes.append(Outcome(chk.name, chk.points, earned, status, results, message, error_code))
     return ExerciseReport(exercise, outcomes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import traceback
 
 import numpy as np
 
@@ -32,6 +33,18 @@ def lookup(ns: dict, name: str):
         return ns[name]
     except KeyError:
         raise MissingName(name) from None
+
+
+def student_frames(exc: BaseException) -> str:
+    """The frames of `exc`'s traceback that lie in student cells (files named ``<cell ...>``), one
+    ``  <cell id>, line n, in f`` line each (plus the source line when known); "" when none.
+
+    Both sides format a student's error with it: `checking.core.student_traceback` in the
+    learner's kernel, and the grading sandbox's child process, which has this file's source.
+    """
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+    return "\n".join(f"  {f.filename}, line {f.lineno}, in {f.name}" + (f"\n    {f.line}" if f.line else "")
+                     for f in frames)
 
 
 def plain(value, what: str = "result"):
@@ -73,33 +86,44 @@ def forward_backward(ns, forward, backward, args, kwargs, dout):
     return {"out": plain(out, f"{forward}'s out"), "grads": plain(grads, f"{backward}'s result")}
 
 
+BINARY_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+              "div": lambda a, b: a / b, "pow_const": lambda a, b: a ** b}
+
+
+def build_program(Value, program):
+    """The nodes of a `value_program` program built with the class `Value` (the learner's, the
+    reference's, or torch tensors: anything with the operators and methods the steps use).
+
+    Returns (nodes, leaves): `nodes[i]` is the Value (or plain float for a "const" step) of step i,
+    `leaves` the indices of the "leaf" steps.
+    """
+    nodes, leaves = [], []
+    for op, *idx in program:
+        if op == "leaf":
+            nodes.append(Value(float(idx[0])))
+            leaves.append(len(nodes) - 1)
+        elif op == "const":
+            nodes.append(float(idx[0]))
+        elif op in BINARY_OPS:
+            nodes.append(BINARY_OPS[op](nodes[idx[0]], nodes[idx[1]]))
+        elif op == "neg":
+            nodes.append(-nodes[idx[0]])
+        else:
+            nodes.append(getattr(nodes[idx[0]], op)())
+    return nodes, leaves
+
+
 @probe
 def value_program(ns, cls, program, backward=True):
     """Build an expression with the student's scalar class from a tiny program and backprop it.
 
     `program` is a list of steps; each step makes a new node from earlier nodes (by index):
     ``["leaf", x]``, ``["const", x]`` (a plain Python number, combined with a node by an operator),
-    ``[op, i, j]`` for binary ops (add, sub, mul, div, radd, rsub, rmul, rdiv, pow_const),
-    ``[op, i]`` for unary ops (neg, exp, log, tanh, sigmoid, relu). Returns every node's data and
-    every leaf's grad after ``nodes[-1].backward()``.
+    ``[op, i, j]`` for binary ops (add, sub, mul, div, pow_const), ``[op, i]`` for unary ops (neg,
+    exp, log, tanh, sigmoid, relu). Returns every node's data and every leaf's grad after
+    ``nodes[-1].backward()``.
     """
-    Value = lookup(ns, cls)
-    nodes, leaves = [], []
-    binary = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-              "div": lambda a, b: a / b, "pow_const": lambda a, b: a ** b}
-    for step in program:
-        op, *idx = step
-        if op == "leaf":
-            nodes.append(Value(float(idx[0])))
-            leaves.append(len(nodes) - 1)
-        elif op == "const":
-            nodes.append(float(idx[0]))
-        elif op in binary:
-            nodes.append(binary[op](nodes[idx[0]], nodes[idx[1]]))
-        elif op == "neg":
-            nodes.append(-nodes[idx[0]])
-        else:
-            nodes.append(getattr(nodes[idx[0]], op)())
+    nodes, leaves = build_program(lookup(ns, cls), program)
     if backward:
         nodes[-1].backward()
     data = [float(n.data) if hasattr(n, "data") else float(n) for n in nodes]

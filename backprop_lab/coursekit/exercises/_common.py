@@ -1,31 +1,16 @@
-"""Building blocks for exercise checks: torch twins and reference comparisons in one call."""
+"""Building blocks for exercise checks: reference-and-torch comparisons in one call.
+
+The torch side comes from `backprop_lab.testing` (`torch_grads`, `run_torch`), the one torch runner
+of the project; it is re-exported here because every exercise module uses it beside `compare`.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from backprop_lab.gradcheck import CheckResult, check_gradient, rel_error
+from backprop_lab.testing import torch_grads
 
-
-def torch_grads(fn, inputs: dict, wrt, dout=None):
-    """Run ``fn(**tensors)`` in torch float64 and backprop `dout` (ones for a scalar).
-
-    Args:
-        fn: a function of torch tensors returning one tensor.
-        inputs: name -> numpy array or number.
-        wrt: names of the inputs to differentiate.
-        dout: upstream gradient (shape of the output); None means ones.
-
-    Returns:
-        (out as numpy, {name: grad as numpy}).
-    """
-    import torch
-
-    tensors = {k: torch.tensor(np.asarray(v, dtype=np.float64), requires_grad=k in wrt)
-               for k, v in inputs.items()}
-    out = fn(**tensors)
-    seed = torch.ones_like(out) if dout is None else torch.tensor(np.asarray(dout, dtype=np.float64))
-    out.backward(seed)
-    return out.detach().numpy(), {k: tensors[k].grad.numpy() for k in wrt}
+__all__ = ["torch_grads", "compare", "malformed", "size", "close", "module_grads"]
 
 
 def compare(candidate, name: str, reference, torch_value, batch_size=None, tol=None):
@@ -58,3 +43,42 @@ def module_grads(model, names: dict, params: dict, x, dout):
     model.backward(dout)
     named = dict(model.named_parameters())
     return out, {k: named[names[k]].grad for k in names}
+
+
+def explain(result, candidate, expected, known, tol: float = 1e-8):
+    """Name a failed `result` after the first of the `known` wrong answers that `candidate` equals.
+
+    Args:
+        result: the failed (or passed: then nothing changes) CheckResult of `candidate`.
+        candidate: what the learner returned (anything: a value that is not an array never matches).
+        expected: the right answer, so that a wrong answer that happens to equal it is never named.
+        known: [(wrong value, diagnosis code, sentence)], most specific first.
+        tol: how close (normwise relative error) `candidate` must be to a wrong value.
+
+    Returns:
+        `result`, with `code` and `diagnosis` of the matching wrong answer when one matches.
+    """
+    if result.passed:
+        return result
+    try:
+        c = np.asarray(candidate, dtype=np.float64)
+    except (TypeError, ValueError):
+        return result
+    for wrong, code, sentence in known:
+        w = np.asarray(wrong, dtype=np.float64)
+        if c.shape != w.shape or not np.all(np.isfinite(c)):
+            continue
+        apart = rel_error(w, expected) if np.shape(expected) == w.shape else np.inf
+        if rel_error(c, w) <= min(tol, apart / 10):
+            result.code, result.diagnosis = code, sentence
+            break
+    return result
+
+
+def shape_of_another(name: str, candidate, shapes: dict) -> str | None:
+    """The name of the other parameter whose shape `candidate` has (when it does not have `name`'s own
+    shape): the gradient of a different layer ended up under `name`. None otherwise."""
+    mine = np.shape(candidate)
+    if mine == tuple(shapes[name]):
+        return None
+    return next((other for other, shape in shapes.items() if other != name and tuple(shape) == mine), None)

@@ -2,7 +2,7 @@
 
 Every check runs the learner's functions on float64 inputs and compares the output and each
 gradient with the `backprop_lab.functional` reference AND torch autograd (the twins of
-`functional.registry`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
+`backprop_lab.testing.OPS`). Checks of batched ops pass ``batch_size=N`` so a failure can name a
 factor of N. Shape letters: N batch, D input features, M output features, C classes.
 """
 from __future__ import annotations
@@ -19,6 +19,17 @@ from ..checking.registry import register
 from ._common import compare
 from ._common import malformed as _malformed
 from ._common import size as _size
+from ._mutants import name_bug
+from .ex03_slips import (
+    KEEPDIMS,
+    LINEAR_SHAPES,
+    MSE_BATCH,
+    MSE_SIZE,
+    SIG_OVERFLOW,
+    ce_mutants,
+    ce_stability,
+    layer_mutants,
+)
 
 # The registry's leaky_relu fixes the slope at 0.1; here it is a keyword (torch's default 0.01).
 LEAKY = replace(OPS["leaky_relu"], forward=F.leaky_relu_forward,
@@ -26,8 +37,6 @@ LEAKY = replace(OPS["leaky_relu"], forward=F.leaky_relu_forward,
 LAYERS = {"linear": OPS["linear"], "relu": OPS["relu"], "leaky_relu": LEAKY,
           "sigmoid": OPS["sigmoid"], "tanh": OPS["tanh"]}
 LOSSES = {"mse_loss": OPS["mse_loss"], "softmax_cross_entropy": OPS["softmax_cross_entropy"]}
-
-
 
 
 # ----------------------------------------------------------------------------- forward/backward pairs
@@ -45,13 +54,19 @@ def _layer(runner, rng, op, inputs, which, kwargs=None, strict=False):
         got = runner.call("forward_backward_strict" if strict else "forward_backward", forward=f"{op}_forward",
                           backward=f"{op}_backward", args=args, kwargs=kwargs, dout=dout)
     except StudentCodeError as exc:
+        if op == "linear" and any(w in exc.message for w in ("matmul", "shapes", "broadcast")):
+            raise StudentCodeError(
+                f"{exc.message} (x is (N, D) = {inputs['x'].shape}, weight (M, D) = {inputs['weight'].shape}, "
+                f"dout (N, M) = {dout.shape}: out = x @ weight.T + bias is (N, M); dx = dout @ weight is (N, D); "
+                "dweight = dout.T @ x is (M, D). Match the shapes.)", exc.student_traceback, LINEAR_SHAPES) from None
         if "FloatingPointError" not in exc.message:
             raise
         raise StudentCodeError(
             f"{op} is not numerically stable: {exc.message.removeprefix('your code raised ')} at "
             f"|x| up to {np.max(np.abs(inputs['x'])):g} (the checker turns numpy's floating-point warnings into "
             "errors). np.exp(-x) overflows for x < -709; compute exp only of -|x|, which lies in (0, 1], "
-            "and remember that np.where evaluates BOTH branches.", exc.student_traceback) from None
+            "and remember that np.where evaluates BOTH branches.", exc.student_traceback,
+            SIG_OVERFLOW if op == "sigmoid" else "") from None
     grads = got["grads"]
     if len(spec.grad_names) == 1 and not (isinstance(grads, list) and len(grads) == 1):
         grads = [grads]  # a single gradient may come back bare (the usual) or as a 1-tuple
@@ -60,13 +75,16 @@ def _layer(runner, rng, op, inputs, which, kwargs=None, strict=False):
         return _malformed(f"{op}_backward's result", f"{op}_backward must return ({names}); "
                           f"got {type(grads).__name__} of length {len(grads) if isinstance(grads, list) else 1}.")
     batch = inputs["x"].shape[0] if op == "linear" else None
-    results = []
+    results, slips = [], layer_mutants(op, inputs, kwargs, dout)
     for name in which:
         if name == "out":
-            results.append(compare(got["out"], f"{op}_forward's out", ref_out, t_out))
+            r = compare(got["out"], f"{op}_forward's out", ref_out, t_out)
+            results.append(name_bug(r, got["out"], slips.get("out", [])))
         else:
             i = spec.grad_names.index(name)
-            results.append(compare(grads[i], f"d{name}", ref[name], tor[name], batch_size=batch))
+            label = f"d{name}" if op == "linear" else f"{op}_backward's d{name}"
+            r = compare(grads[i], label, ref[name], tor[name], batch_size=batch)
+            results.append(name_bug(r, grads[i], slips.get(name, [])))
     return results
 
 
@@ -77,8 +95,6 @@ def _linear(which, shape):
                   "bias": rng.standard_normal(M)}
         return _layer(runner, rng, "linear", inputs, which)
     return run
-
-
 
 
 FIXED = lambda rng: (4, 3, 2)
@@ -92,10 +108,14 @@ LINEAR = Exercise(
     where="the cell under 'Exercise 3.1'",
     checks=[Check(f"{k if k == 'out' else 'd' + k} on a fixed batch (N, D, M) = (4, 3, 2)", 0.5,
                   _linear((k,), FIXED), True) for k in ALL]
+    + [Check("out and all gradients for a batch of one, (N, D, M) = (1, 3, 2)", 0.25,
+             _linear(ALL, lambda rng: (1, 3, 2)), True),
+       Check("out and all gradients with a square weight, (N, D, M) = (3, 4, 4)", 0.25,
+             _linear(ALL, lambda rng: (3, 4, 4)), True)]
     + [Check(f"{k if k == 'out' else 'd' + k} on a random batch", 0.5, _linear((k,), RANDOM)) for k in ALL]
-    + [Check("out and all gradients for a batch of one (N = 1)", 0.5,
+    + [Check("out and all gradients for a batch of one (N = 1)", 0.25,
              _linear(ALL, lambda rng: (1, _size(rng, 2, 6), _size(rng, 1, 5)))),
-       Check("out and all gradients with a square weight (D = M)", 0.5,
+       Check("out and all gradients with a square weight (D = M)", 0.25,
              _linear(ALL, lambda rng: (_size(rng, 2, 5),) + (_size(rng, 2, 5),) * 2))],
 )
 
@@ -137,8 +157,25 @@ def _act_checks(op):
         _activation(op, lambda rng: _values(op)(rng, (3, 4)))
     note = " (including ±800)" if op == "sigmoid" else ""
     return [Check(f"{op}: out and dx on fixed inputs{note}", 0.5, fixed, True),
-            Check(f"{op}: out and dx on a random shape", 0.5,
+            Check(f"{op}: out and dx on a random shape", 0.25,
                   _activation(op, lambda rng: _values(op)(rng, _any_shape(rng))))]
+
+
+def _with_zeros(rng, shape):
+    """Values away from 0, a third of them set to exactly 0 (the kink of relu and leaky_relu)."""
+    x = away_from_zero(rng, shape, np.float64)
+    x[rng.random(shape) < 1 / 3] = 0.0
+    x.reshape(-1)[0] = 0.0
+    return x
+
+
+def _zeros_check(shape, slope):
+    """relu and leaky_relu (with `slope`) on inputs holding exact zeros: torch's derivative at 0."""
+    def run(runner, rng):
+        x = _with_zeros(rng, shape(rng))
+        return (_layer(runner, rng, "relu", {"x": x}, ("out", "x"))
+                + _layer(runner, rng, "leaky_relu", {"x": x}, ("out", "x"), {"negative_slope": slope(rng)}))
+    return run
 
 
 ACTIVATIONS = Exercise(
@@ -148,8 +185,14 @@ ACTIVATIONS = Exercise(
                     for part in ("forward", "backward")),
     where="the cell under 'Exercise 3.2'",
     checks=[c for op in ("relu", "leaky_relu", "sigmoid", "tanh") for c in _act_checks(op)]
-    + [Check("leaky_relu with negative_slope=0.2", 0.5,
+    + [Check("leaky_relu with negative_slope=0.3", 0.25,
+             _activation("leaky_relu", lambda rng: _values("relu")(rng, (3, 4)), {"negative_slope": 0.3}), True),
+       Check("relu and leaky_relu at exactly x = 0 (relu'(0) = 0, leaky_relu'(0) = slope, like torch)", 0.25,
+             _zeros_check(lambda rng: (3, 4), lambda rng: 0.3), True),
+       Check("leaky_relu with negative_slope=0.2", 0.5,
              _activation("leaky_relu", lambda rng: _values("relu")(rng, (4, 5)), {"negative_slope": 0.2})),
+       Check("relu and leaky_relu at exactly x = 0, random shapes and slopes", 0.5,
+             _zeros_check(_any_shape, lambda rng: float(rng.choice([0.1, 0.2, 0.5])))),
        Check("sigmoid at large |x| (up to 800) without overflow", 0.5,
              _activation("sigmoid", lambda rng: _large(rng, (_size(rng, 2, 6), _size(rng, 3, 7)))))],
 )
@@ -163,14 +206,15 @@ def _mse_hint(result, got, expected, shape):
         return result
     g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     size, N = int(np.prod(shape)), shape[0]
-    factors = [(size, f"too large by a factor of pred.size = {size}: the loss is the MEAN over all "
-                      f"{' x '.join(map(str, shape))} elements; divide by pred.size (in the gradient too).")]
+    factors = [(size, MSE_SIZE, f"too large by a factor of pred.size = {size}: the loss is the MEAN over all "
+                                f"{' x '.join(map(str, shape))} elements; divide by pred.size (in the gradient too).")]
     if len(shape) > 1 and size != N:
-        factors.append((size // N, f"too large by a factor of D = {size // N}: you averaged over the batch "
-                                   "only; mse_loss averages over every element (divide by pred.size)."))
-    for factor, text in factors:
+        factors.append((size // N, MSE_BATCH, f"too large by a factor of D = {size // N}: you averaged over the "
+                                              "batch only; mse_loss averages over every element (divide by "
+                                              "pred.size)."))
+    for factor, code, text in factors:
         if np.allclose(g, factor * e, rtol=1e-6, atol=0):
-            result.diagnosis = f"{result.name} is {text}"
+            result.code, result.diagnosis = code, f"{result.name} is {text}"
     return result
 
 
@@ -181,16 +225,31 @@ def _loss(op, make, which):
         loss, ref = run_numpy(spec, inputs, kwargs, 1.0)
         t_loss, tor = run_torch(spec, inputs, kwargs, 1.0)
         (first, x), = inputs.items()
-        got = runner.call("call", func=op, args=[x, *kwargs.values()])
+        try:
+            got = runner.call("call", func=op, args=[x, *kwargs.values()])
+        except StudentCodeError as exc:
+            if op == "softmax_cross_entropy" and "broadcast" in exc.message:
+                raise StudentCodeError(
+                    f"{exc.message} (logits are (N, C) = {x.shape}: a sum or max over each row must keep its axis, "
+                    "e.g. logits.max(axis=1, keepdims=True) of shape (N, 1), so that it divides or subtracts row by "
+                    "row.)", exc.student_traceback, KEEPDIMS) from None
+            raise
         if not (isinstance(got, list) and len(got) == 2):
             return _malformed(f"{op}(...)", f"{op} must return a pair (loss, d{first}); got {type(got).__name__}.")
         pairs = {"loss": (got[0], loss, t_loss), f"d{first}": (got[1], ref[first], tor[first])}
         results = []
+        slips = ce_mutants(x, *kwargs.values()) if op == "softmax_cross_entropy" else {}
         for name in which:
             candidate, r, t = pairs[name]
             batch = x.shape[0] if op == "softmax_cross_entropy" else None
             res = compare(candidate, name, r, t, batch_size=batch)
-            results.append(_mse_hint(res, candidate, r, x.shape) if op == "mse_loss" else res)
+            res = _mse_hint(res, candidate, r, x.shape) if op == "mse_loss" else name_bug(res, candidate,
+                                                                                          slips.get(name, []))
+            results.append(res)
+        if op == "softmax_cross_entropy":
+            cause = ce_stability(x, *kwargs.values(), got[0], got[1], ref[first])
+            for res in results if cause else ():
+                res.code, res.diagnosis = cause if not res.passed else (res.code, res.diagnosis)
         return results
     return run
 
@@ -212,13 +271,18 @@ MSE = Exercise(
                                                                       ("loss",)), True),
             Check("dpred on a fixed (N, D) = (4, 3) batch", 0.5,
                   _loss("mse_loss", _mse_data(lambda r: (4, 3)), ("dpred",)), True),
+            Check("a fixed batch of one, (N, D) = (1, 3)", 0.25, _loss("mse_loss", _mse_data(lambda r: (1, 3)),
+                                                                     BOTH_MSE), True),
+            Check("fixed 1-D predictions of shape (5,)", 0.25, _loss("mse_loss", _mse_data(lambda r: (5,)), BOTH_MSE),
+                  True),
             Check("loss on a random batch", 0.5,
                   _loss("mse_loss", _mse_data(lambda r: (_size(r, 2, 7), _size(r, 2, 5))), ("loss",))),
             Check("dpred on a random batch", 0.5,
                   _loss("mse_loss", _mse_data(lambda r: (_size(r, 2, 7), _size(r, 2, 5))), ("dpred",))),
-            Check("a batch of one (N = 1)", 0.5, _loss("mse_loss", _mse_data(lambda r: (1, _size(r, 2, 5))), BOTH_MSE)),
-            Check("1-D predictions of shape (N,)", 0.5, _loss("mse_loss", _mse_data(lambda r: (_size(r, 2, 9),)),
-                                                              BOTH_MSE))],
+            Check("a batch of one (N = 1)", 0.25,
+                  _loss("mse_loss", _mse_data(lambda r: (1, _size(r, 2, 5))), BOTH_MSE)),
+            Check("1-D predictions of shape (N,)", 0.25, _loss("mse_loss", _mse_data(lambda r: (_size(r, 2, 9),)),
+                                                               BOTH_MSE))],
 )
 
 
@@ -233,12 +297,14 @@ def _ce_data(N, C, scale=3.0, huge=False):
             # one label on a logit <= -800: its probability underflows to 0, so log(softmax) is -inf
             labels[0] = (int(np.argmax(logits[0])) + 1) % c
             logits[0, labels[0]] = rng.uniform(-1000, -800)
+            if n > 1:  # one row entirely near -1000: subtracting the array's max (not the row's) breaks it
+                logits[-1] = rng.uniform(-1000, -900, c)
         return {"logits": logits}, {"labels": labels}
     return make
 
 
-CE_FIXED_LARGE = (np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [500.0, 500.0, -1000.0]]),
-                  np.array([1, 2, 0]))
+CE_FIXED_LARGE = (np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 999.0], [500.0, 500.0, -1000.0],
+                            [-1000.0, -990.0, -1000.0]]), np.array([1, 2, 0, 1]))
 BOTH_CE = ("loss", "dlogits")
 CE = Exercise(
     key="03.cross_entropy",
@@ -252,13 +318,15 @@ CE = Exercise(
             Check("loss and dlogits for fixed logits of ±1000", 0.5,
                   _loss("softmax_cross_entropy", lambda r: ({"logits": CE_FIXED_LARGE[0].copy()},
                                                             {"labels": CE_FIXED_LARGE[1].copy()}), BOTH_CE), True),
+            Check("a fixed batch of one, (N, C) = (1, 4)", 0.25,
+                  _loss("softmax_cross_entropy", _ce_data(lambda r: 1, lambda r: 4), BOTH_CE), True),
             Check("loss on a random batch", 0.5,
                   _loss("softmax_cross_entropy", _ce_data(lambda r: _size(r, 2, 8), lambda r: _size(r, 2, 7)),
                         ("loss",))),
             Check("dlogits on a random batch", 1,
                   _loss("softmax_cross_entropy", _ce_data(lambda r: _size(r, 2, 8), lambda r: _size(r, 2, 7)),
                         ("dlogits",))),
-            Check("a batch of one (N = 1)", 0.5,
+            Check("a batch of one (N = 1)", 0.25,
                   _loss("softmax_cross_entropy", _ce_data(lambda r: 1, lambda r: _size(r, 2, 6)), BOTH_CE)),
             Check("random logits of up to ±1000 (stability)", 1.5,
                   _loss("softmax_cross_entropy", _ce_data(lambda r: _size(r, 2, 6), lambda r: _size(r, 3, 7),

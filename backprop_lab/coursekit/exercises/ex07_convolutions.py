@@ -19,8 +19,10 @@ from backprop_lab.gradcheck import CheckResult, rel_error
 from backprop_lab.testing import OPS, distinct_values, run_numpy, run_torch
 
 from ..checking.core import Check, Exercise
+from ..checking.diagnoses import register as code
 from ..checking.registry import register
 from ._common import close, compare, malformed, size
+from .ex07_conv_hints import CODES, conv_hint
 
 CONV, POOL = OPS["conv2d"], OPS["maxpool2d"]
 
@@ -47,39 +49,6 @@ def _conv_inputs(rng, N, C, H, W, F, KH, KW):
             "bias": rng.standard_normal(F)}
 
 
-def _conv_hint(result, name, got, inputs, kw):
-    """Name convolution-specific bugs the generic diagnosis cannot see."""
-    if result.passed:
-        return result
-    x, weight, bias = inputs["x"], inputs["weight"], inputs["bias"]
-    S, P = kw["stride"], kw["padding"]
-    g = _array(got)
-    hint = None
-    if name == "out" and g is not None:
-        if _close(g, lib.conv2d_forward(x, weight[:, :, ::-1, ::-1].copy(), bias, S, P)[0]):
-            hint = ("out equals a convolution with the FLIPPED kernel. torch's conv2d (and ours) is a "
-                    "cross-correlation: out[n, f, i, j] = sum weight[f, c, a, b] * xpad[n, c, i*S + a, j*S + b].")
-        elif _close(g, lib.conv2d_forward(x, weight, None, S, P)[0]):
-            hint = "out is right except for the bias: add bias[f] to every output pixel of filter f."
-        elif S > 1:
-            dense = lib.conv2d_forward(x, weight, bias, 1, P)[0]
-            if g.ndim == 4 and _close(g, dense[:, :, :g.shape[2], :g.shape[3]]):
-                hint = (f"the windows move by 1 pixel instead of the stride S = {S}: window (i, j) starts "
-                        f"at row i*S and column j*S of the padded input.")
-    elif name == "dx" and g is not None and P > 0:
-        N, C, H, W = x.shape
-        if g.shape == (N, C, H + 2 * P, W + 2 * P):
-            hint = (f"dx still has the zero padding: its shape is {g.shape}, x has {x.shape}. Crop P = {P} "
-                    "rows/columns on each side (dxp[:, :, P:P+H, P:P+W]): the padding is not an input, "
-                    "so the gradient that reaches it is dropped.")
-    elif name == "dbias" and g is not None and g.shape != bias.shape:
-        hint = (f"dbias has shape {g.shape}, bias has {bias.shape}: sum dout over the batch AND over every "
-                "output pixel, dout.sum(axis=(0, 2, 3)), since bias[f] is added at each of them.")
-    if hint:
-        result.diagnosis = hint
-    return result
-
-
 def _conv(which, case):
     """A check: run the learner's naive pair on `case(rng)` -> (N, C, H, W, F, KH, KW, S, P) and
     compare each of `which` ("out", "dx", "dweight", "dbias")."""
@@ -101,7 +70,7 @@ def _conv(which, case):
         for name in which:
             candidate, r, t = pairs[name]
             res = compare(candidate, name, r, t, batch_size=N if name in ("dweight", "dbias") else None)
-            results.append(_conv_hint(res, name, candidate, inputs, kw))
+            results.append(conv_hint(res, name, candidate, inputs, kw, dout))
         return results
     return run
 
@@ -123,7 +92,7 @@ def _output_shapes(runner, rng):
         hint = None if ok else (f"expected {expected}, got {shape}: Ho = (H + 2P - KH) // S + 1 (floor "
                                 "division: a last window that does not fit is dropped), and likewise Wo.")
         results.append(CheckResult(name, ok, 0.0 if ok else np.inf, against="torch's output size",
-                                   diagnosis=hint))
+                                   diagnosis=hint, code=None if ok else CODES["conv-output-size"]))
     return results
 
 
@@ -138,7 +107,7 @@ def _random_case(S=1, P=0, N=None, rect=False):
 
 
 FIXED = lambda rng: (2, 3, 5, 5, 4, 3, 3, 1, 0)
-FIXED_S2P1 = lambda rng: (2, 2, 6, 5, 3, 3, 3, 2, 1)
+FIXED_S2P1 = lambda rng: (2, 2, 6, 5, 3, 3, 2, 2, 1)
 ALL = ("out", "dx", "dweight", "dbias")
 
 CONV_NAIVE = Exercise(
@@ -148,7 +117,8 @@ CONV_NAIVE = Exercise(
     where="the cell under 'Exercise 7.1'",
     checks=[Check(f"{k} on a fixed batch (N, C, H, W) = (2, 3, 5, 5), F = 4, 3x3 kernel", 0.5 if k == "dbias" else 1,
                   _conv((k,), FIXED), True) for k in ALL]
-    + [Check("out and all gradients with stride 2 and padding 1 (fixed)", 0.5, _conv(ALL, FIXED_S2P1), True),
+    + [Check("out and all gradients with stride 2, padding 1 and a 3x2 kernel (fixed)", 0.5, _conv(ALL, FIXED_S2P1),
+             True),
        Check("output shapes for random sizes, strides and paddings", 0.5, _output_shapes)]
     + [Check(f"{k} on a random batch", 0.5, _conv((k,), _random_case())) for k in ALL]
     + [Check("out and all gradients with stride 2", 1, _conv(ALL, _random_case(S=2))),
@@ -161,10 +131,11 @@ CONV_NAIVE = Exercise(
 # ----------------------------------------------------------------------------- 7.2 max-pooling
 
 
-def _tie_alternatives(x, dout, K, S):
-    """dx under the three wrong tie rules: every tied max gets dout, they split it, the LAST one gets it."""
+def _pool_alternatives(x, dout, K, S):
+    """dx under the wrong tie rules (every tied max gets dout, they split it, the LAST one gets it) and
+    with overlapping windows that overwrite instead of adding up: {rule: dx}."""
     out = lib.maxpool2d_forward(x, K, S)[0]
-    Ho, Wo = out.shape[2:]
+    N, C, Ho, Wo = out.shape
     sl = lambda a, b: (slice(None), slice(None), slice(a, a + S * Ho, S), slice(b, b + S * Wo, S))
     hits = {(a, b): x[sl(a, b)] == out for a in range(K) for b in range(K)}
     count = sum(h.astype(float) for h in hits.values())
@@ -175,18 +146,38 @@ def _tie_alternatives(x, dout, K, S):
         split[sl(a, b)] += dout * hits[a, b] / count
         last[sl(a, b)] += dout * (hits[a, b] & ~claimed)
         claimed |= hits[a, b]
-    return {"every": every, "split": split, "last": last}
+    # numpy's buffered `dx[index] += dout` (or `=`): of the windows whose maximum is the same pixel,
+    # the last one in (n, c, i, j) order wins, the others are lost
+    n, c, i, j = np.meshgrid(*(np.arange(k) for k in out.shape), indexing="ij")
+    windows = np.lib.stride_tricks.sliding_window_view(x, (K, K), axis=(2, 3))[:, :, ::S, ::S][:, :, :Ho, :Wo]
+    row, col = np.divmod(windows.reshape(N, C, Ho, Wo, K * K).argmax(axis=4), K)
+    overwrite = np.zeros_like(x)
+    overwrite[n, c, i * S + row, j * S + col] += dout
+    swapped = np.zeros_like(x)  # the window position's row and column exchanged (divmod read the wrong way round)
+    np.add.at(swapped, (n, c, i * S + col, j * S + row), dout)
+    return {"every": every, "split": split, "last": last, "overwrite": overwrite, "swapped": swapped}
 
 
-TIE_HINTS = {
-    "every": "every tied maximum received the whole gradient, so the gradient grew by the number of ties. "
-             "torch (and the reference) give it to the FIRST maximum only, in row-major order "
-             "(np.argmax of the flattened window returns exactly that one).",
-    "split": "the gradient was split evenly among the tied maxima. torch (and the reference) give all of it "
-             "to the FIRST maximum in row-major order (np.argmax of the flattened window).",
-    "last": "the LAST tied maximum received the gradient (a `>=` comparison?). torch picks the FIRST one in "
-            "row-major order (np.argmax of the flattened window).",
-}
+POOL_HINTS = {rule: (code(f"07.pool-{name}", meaning), sentence) for rule, name, meaning, sentence in [
+    ("every", "tie-every", "at a tie, every tied maximum gets the gradient",
+     "every tied maximum received the whole gradient, so the gradient grew by the number of ties. torch (and the "
+     "reference) give it to the FIRST maximum only, in row-major order (np.argmax of the flattened window returns "
+     "exactly that one)."),
+    ("split", "tie-split", "at a tie, the gradient is split among the tied maxima",
+     "the gradient was split evenly among the tied maxima. torch (and the reference) give all of it to the FIRST "
+     "maximum in row-major order (np.argmax of the flattened window)."),
+    ("last", "tie-last", "at a tie, the last maximum gets the gradient instead of the first",
+     "the LAST tied maximum received the gradient (a `>=` comparison?). torch picks the FIRST one in row-major "
+     "order (np.argmax of the flattened window)."),
+    ("overwrite", "overlap-not-added", "overlapping windows that share their maximum overwrite each other's gradient",
+     "where overlapping windows share their maximum, only one window's gradient arrived: they must ADD up. An `=` "
+     "overwrites, and so does a fancy-indexed `dx[rows, cols] += dout` (numpy's buffered +=: a repeated index "
+     "counts once). Use += one window offset at a time, or np.add.at(dx, index, dout)."),
+    ("swapped", "argmax-row-col-swapped", "the maximum's row and column inside the window are swapped",
+     "the gradient went to the mirror position of each maximum: its row and column are swapped. For a window "
+     "flattened row by row, index k sits at row k // K and column k % K: row, col = np.divmod(k, K), in that "
+     "order.")]}
+POOL_SIZE = code("07.pool-output-size", "the max-pool's output size is not (H − K) // S + 1")
 
 
 def _pool(which, case, values):
@@ -205,13 +196,20 @@ def _pool(which, case, values):
             grads = grads[0]
         results = []
         if "out" in which:
-            results.append(compare(got["out"], "out", out, t_out))
+            res = compare(got["out"], "out", out, t_out)
+            mine = getattr(_array(got["out"]), "shape", None)
+            if not res.passed and mine is not None and len(mine) == 4 and mine != out.shape:
+                S = K if stride is None else stride
+                res.code, res.diagnosis = POOL_SIZE, (
+                    f"out has shape {mine}, expected {out.shape}: with K = {K} and stride S = {S}, "
+                    "Ho = (H − K) // S + 1 windows fit along the height (they overlap when S < K), and likewise Wo.")
+            results.append(res)
         if "dx" in which:
             res = compare(grads, "dx", ref["x"], tor["x"])
             if not res.passed and getattr(_array(grads), "shape", None) == x.shape:
-                for rule, alt in _tie_alternatives(x, dout, K, K if stride is None else stride).items():
+                for rule, alt in _pool_alternatives(x, dout, K, K if stride is None else stride).items():
                     if _close(grads, alt) and not _close(alt, ref["x"]):
-                        res.diagnosis = TIE_HINTS[rule]
+                        res.code, res.diagnosis = POOL_HINTS[rule]
                         break
             results.append(res)
         return results
@@ -241,14 +239,18 @@ MAXPOOL = Exercise(
     checks=[Check("out on a fixed (2, 2, 4, 4) input, 2x2 windows", 0.5, _pool(("out",), POOL_FIXED, DISTINCT), True),
             Check("dx on a fixed (2, 2, 4, 4) input, 2x2 windows", 1, _pool(("dx",), POOL_FIXED, DISTINCT), True),
             Check("dx with exact ties (fixed integer-valued input)", 1, _pool(("out", "dx"), TIES_FIXED, _ties), True),
-            Check("out and dx on a random batch, 2x2 windows", 1,
+            Check("overlapping 3x3 windows with stride 1 on a fixed (1, 2, 5, 6) input", 0.5,
+                  _pool(("out", "dx"), lambda r: ((1, 2, 5, 6), 3, 1), DISTINCT), True),
+            Check("3x3 windows with stride 2 on a fixed (1, 1, 7, 8) input", 0.5,
+                  _pool(("out", "dx"), lambda r: ((1, 1, 7, 8), 3, 2), DISTINCT), True),
+            Check("out and dx on a random batch, 2x2 windows", 0.5,
                   _pool(("out", "dx"), lambda r: (_images(r), 2, None), DISTINCT)),
             Check("overlapping 3x3 windows with stride 1 (gradients add up)", 1,
                   _pool(("out", "dx"), lambda r: (_images(r), 3, 1), DISTINCT)),
             Check("3x3 windows, stride 2, even sizes (the last row and column fit no window)", 0.5,
                   _pool(("out", "dx"), lambda r: ((size(r, 1, 2), size(r, 1, 2), 2 * size(r, 3, 4),
                                                    2 * size(r, 3, 4)), 3, 2), DISTINCT)),
-            Check("dx with exact ties on random integer-valued images", 1.5,
+            Check("dx with exact ties on random integer-valued images", 1,
                   _pool(("out", "dx"), lambda r: (_images(r), 2, None), _ties)),
             Check("dx with exact ties and overlapping windows", 0.5,
                   _pool(("out", "dx"), lambda r: (_images(r), 2, 1), _ties))],
@@ -268,7 +270,7 @@ def _fast(case):
         if isinstance(got, list) and len(got) == 2 and getattr(_array(got[0]), "shape", None) == out.shape:
             return malformed("conv2d_forward_fast's result", "conv2d_forward_fast returns out only, not a pair "
                               "(out, cache).")
-        return _conv_hint(compare(got, "out", out, t_out), "out", got, inputs, kw)
+        return conv_hint(compare(got, "out", out, t_out), "out", got, inputs, kw)
     return run
 
 
@@ -317,6 +319,12 @@ def _speed(runner, rng):
     vectorized over N and F 40-100x / 30-140x, unoptimized einsum 9-17x / 8-23x, loops over (n, i, j)
     19-28x / 11-31x, loops over (n, f, i, j) 1x / 1x: SPEED_RATIO sits between the last two."""
     errors = []
+    _best(runner, rng, SMALL, ("yours",), 1, errors)  # untimed: values first, then speed
+    if max(errors) > 1e-8:
+        return CheckResult("speed: not timed, because the values are wrong", False, max(errors),
+                           against="the reference", code=NOT_TIMED, diagnosis=(
+                               "your output differs from the reference on the batch used for timing (see the checks "
+                               "of the values); speed counts only for correct results, so fix the values first."))
     small = _best(runner, rng, SMALL, ("yours", "conv_null", "conv_loop_baseline"), 2, errors)
     loop_cost = (small["conv_loop_baseline"] - small["conv_null"]) / _outputs(SMALL)
     cost = max(small["yours"] - small["conv_null"], 0.0) / _outputs(SMALL)
@@ -325,17 +333,21 @@ def _speed(runner, rng):
         cost = max(large["yours"] - large["conv_null"], 0.0) / _outputs(LARGE)
     speedup = loop_cost / max(cost, MIN_COST)
     shown = f"{speedup:.0f}x" if cost > MIN_COST else f"over {speedup:.0f}x"
-    name = f"speed: {shown} faster per output pixel than loops over (n, f, i, j) (needs {SPEED_RATIO:g}x)"
+    name = f"speed: {shown} faster per output pixel than loops over (n, f, i, j), measured now (needs {SPEED_RATIO:g}x)"
     if max(errors) > 1e-8:
-        return CheckResult(name, False, max(errors), against="the reference", diagnosis=(
-            "the values are wrong on the batches used for timing; speed counts only for correct results."))
+        return CheckResult(name, False, max(errors), against="the reference", code=NOT_TIMED, diagnosis=(
+            "the values are wrong on some of the batches used for timing; speed counts only for correct results."))
     passed = speedup >= SPEED_RATIO
     hint = None if passed else (
         "this is about as slow as Python loops over the output pixels. Build all windows at once with "
         "np.lib.stride_tricks.sliding_window_view and contract (C, KH, KW) with ONE np.tensordot or "
         "np.einsum(..., optimize=True): no Python loop over n, f, i or j.")
-    return CheckResult(name, passed, max(errors), against="loops over (n, f, i, j), timed by the grader",
-                       diagnosis=hint)
+    return CheckResult(name, passed, max(errors), against="loops over (n, f, i, j), timed by the checker",
+                       diagnosis=hint, code=None if passed else TOO_SLOW)
+
+
+NOT_TIMED = code("07.fast-not-timed", "the speed is not measured because the values are wrong")
+TOO_SLOW = code("07.fast-too-slow", "the loop-free forward is not faster than Python loops over the output pixels")
 
 
 CONV_FAST = Exercise(
@@ -345,10 +357,12 @@ CONV_FAST = Exercise(
     where="the cell under 'Exercise 7.3'",
     checks=[Check("out on a fixed batch (2, 3, 6, 6), F = 4, 3x3, padding 1", 1,
                   _fast(lambda rng: (2, 3, 6, 6, 4, 3, 3, 1, 1)), True),
+            Check("out with stride 2, a 2x3 kernel and padding 1 (fixed)", 0.5,
+                  _fast(lambda rng: (2, 2, 6, 7, 3, 2, 3, 2, 1)), True),
             Check("speed against four loops over (n, f, i, j)", 1, _speed, True),
             Check("out on random batches, stride 1, padding 0 or 1", 1,
                   lambda r, rng: [_fast(_random_case(P=p))(r, rng) for p in (0, 1)]),
-            Check("out with stride 2, a 2x3 kernel and padding 1", 1, _fast(_random_case(S=2, P=1, rect=True)))],
+            Check("out with stride 2, a 2x3 kernel and padding 1", 0.5, _fast(_random_case(S=2, P=1, rect=True)))],
 )
 
 register(CONV_NAIVE, MAXPOOL, CONV_FAST)

@@ -14,9 +14,9 @@ import numpy as np
 from backprop_lab import functional as F
 
 from ..checking.core import Check, Exercise
+from ..checking.diagnoses import register as code
 from ..checking.registry import register
-from ._common import close as _close
-from ._common import compare, module_grads, torch_grads
+from ._common import compare, explain, module_grads, shape_of_another, torch_grads
 from ._common import malformed as _malformed
 from ._common import size as _size
 
@@ -24,20 +24,56 @@ PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
 SEQ_KEYS = dict(zip(PARAMS, ["0.weight", "0.bias", "2.weight", "2.bias", "3.weight", "3.bias", "5.weight", "5.bias"]))
 
 
-
-
-
-
-
-
 # ----------------------------------------------------------------------------- 9.1 the loss
 
 
-def _loss_reference(z, x, chain=True):
-    """sigmoid, then mse_loss, from the library; `chain=False` leaves out sigmoid' (a classic bug)."""
+def _loss_reference(z, x):
+    """sigmoid, then mse_loss, from the library: (loss, dlogits)."""
     s, cache = F.sigmoid_forward(z)
     loss, ds = F.mse_loss(s, x)
-    return loss, (F.sigmoid_backward(ds, cache) if chain else ds)
+    return loss, F.sigmoid_backward(ds, cache)
+
+
+LOSS_CODES = {k: code(f"09.{k}", meaning) for k, meaning in {
+    "loss-missing-sigmoid-derivative": "dlogits stops at dL/d(sigmoid output): the factor s(1 − s) is missing",
+    "loss-mean-over-batch-only": "the gradient divides by N instead of by all N·D pixels",
+    "sigmoid-derivative-uses-logits": "the sigmoid's derivative is written with the logits, z(1 − z), instead of "
+                                      "its output, s(1 − s)",
+    "sigmoid-derivative-formula": "the sigmoid's derivative is not s(1 − s)",
+    "loss-bce-gradient": "dlogits is binary cross-entropy's gradient (s − x)/(N·D), not the MSE's",
+    "loss-sum-not-mean": "the loss is a sum over the pixels instead of a mean",
+    "loss-without-sigmoid": "the loss compares the logits with the targets, without the sigmoid",
+    "sigmoid-overflow": "np.exp overflows at large logits and the sigmoid gives nan",
+}.items()}
+
+
+def _loss_known(z, x):
+    """Known wrong (loss, dlogits) pairs: [(loss or None, dlogits or None, code, sentence)]."""
+    s = F.sigmoid_forward(z)[0]
+    size = z.size
+    ds = 2 * (s - x) / size
+    c = LOSS_CODES
+    return [
+        (None, ds, c["loss-missing-sigmoid-derivative"], "this is dL/d(reconstruction), the gradient with respect to "
+         "the sigmoid's OUTPUT. The chain rule continues through the sigmoid: multiply by s * (1 - s)."),
+        (None, ds * s * (1 - s) * z.shape[1], c["loss-mean-over-batch-only"], f"too large by a factor of D = "
+         f"{z.shape[1]}: the loss is the mean over all N * D pixels (like torch's mse_loss), so divide by z.size, "
+         "not by N."),
+        (None, ds * z * (1 - z), c["sigmoid-derivative-uses-logits"], "the sigmoid's derivative is s * (1 - s) with "
+         "s = sigmoid(z), its OUTPUT; you used the logits z in its place."),
+        (None, ds * s * (1 + s), c["sigmoid-derivative-formula"], "the sigmoid's derivative is s * (1 - s) (a minus)."),
+        (None, (s - x) / size, c["loss-bce-gradient"], "this is the gradient of binary cross-entropy on the logits, "
+         "(s - x) / (N*D). For the MSE after a sigmoid it is 2 (s - x) / (N*D) * s (1 - s)."),
+        (np.sum((s - x) ** 2), 2 * (s - x) * s * (1 - s), c["loss-sum-not-mean"], f"the loss is a SUM over the "
+         f"{size} pixels; take the mean (divide the loss and its gradient by N * D = {size})."),
+        (np.mean((z - x) ** 2), 2 * (z - x) / size * s * (1 - s), c["loss-without-sigmoid"], "the loss compares the "
+         "LOGITS with the targets; compare sigmoid(logits) with them: mean((sigmoid(z) - x) ** 2)."),
+    ]
+
+
+OVERFLOW = ("nan/inf where the logits are large: np.exp(z) overflows to inf beyond z = 709, and inf / inf is nan. "
+            "Compute the sigmoid from e = np.exp(-np.abs(z)), which is at most 1: s = 1 / (1 + e) where z >= 0 and "
+            "e / (1 + e) where z < 0.")
 
 
 def _loss(which, make):
@@ -50,18 +86,15 @@ def _loss(which, make):
         if not (isinstance(got, list) and len(got) == 2):
             return _malformed("sigmoid_mse_loss(...)", "sigmoid_mse_loss must return a pair (loss, dlogits); "
                               f"got {type(got).__name__}.")
+        known = _loss_known(z, x)
         results = []
-        for name in which:
-            if name == "loss":
-                results.append(compare(got[0], "loss", loss, t_loss))
+        for name, mine, ref, tor, k in [("loss", got[0], loss, t_loss, 0), ("dlogits", got[1], dz, t["z"], 1)]:
+            if name not in which:
                 continue
-            res = compare(got[1], "dlogits", dz, t["z"])
-            if not res.passed and _close(got[1], _loss_reference(z, x, chain=False)[1]):
-                res.diagnosis = ("this is dL/d(reconstruction), the gradient with respect to the sigmoid's OUTPUT. "
-                                 "The chain rule continues through the sigmoid: multiply by s * (1 - s).")
-            elif not res.passed and _close(got[1], dz * z.shape[1]):
-                res.diagnosis = (f"too large by a factor of D = {z.shape[1]}: the loss is the mean over all N * D "
-                                 "pixels (like torch's mse_loss), so divide by z.size, not by N.")
+            res = explain(compare(mine, name, ref, tor), mine, ref,
+                          [(v[k], bug_code, sentence) for *v, bug_code, sentence in known if v[k] is not None])
+            if not res.passed and np.abs(z).max() > 700 and not np.all(np.isfinite(np.asarray(mine, dtype=float))):
+                res.code, res.diagnosis = LOSS_CODES["sigmoid-overflow"], OVERFLOW
             results.append(res)
         return results
     return run
@@ -75,9 +108,9 @@ def _pixels(shape):
     return make
 
 
-def _extreme(rng):
+def _extreme(rng, shape=None):
     """Half the logits moderate, half of size 50 to 800 (exp overflows beyond 709); targets 0 or 1."""
-    s = (_size(rng, 2, 5), _size(rng, 4, 8))
+    s = shape or (_size(rng, 2, 5), _size(rng, 4, 8))
     huge = rng.choice([-1.0, 1.0], s) * rng.uniform(50, 800, s)
     z = np.where(rng.random(s) < 0.5, 2.0 * rng.standard_normal(s), huge)
     z.flat[:3] = [-800.0, 800.0, 0.5]
@@ -91,7 +124,9 @@ LOSS = Exercise(
     where="the cell under 'Exercise 9.1'",
     checks=[Check("loss on fixed (N, D) = (3, 5) logits", 0.5, _loss(("loss",), _pixels(lambda r: (3, 5))), True),
             Check("dlogits on fixed (N, D) = (3, 5) logits", 1, _loss(("dlogits",), _pixels(lambda r: (3, 5))), True),
-            Check("loss and dlogits on random batches", 1,
+            Check("saturated outputs: fixed (N, D) = (2, 6) logits up to ±800", 0.5,
+                  _loss(("loss", "dlogits"), lambda r: _extreme(r, (2, 6))), True),
+            Check("loss and dlogits on random batches", 0.5,
                   _loss(("loss", "dlogits"), _pixels(lambda r: (_size(r, 1, 8), _size(r, 2, 64))))),
             Check("saturated outputs: logits up to ±800, targets 0 or 1", 0.5, _loss(("loss", "dlogits"), _extreme))],
 )
@@ -106,18 +141,52 @@ def _params(rng, D, Hd, L):
             "W4": he(Hd, (D, Hd)), "b4": 0.1 * rng.standard_normal(D)}
 
 
-def _reference(p, x, dlogits, mask=True):
-    """The library's linear and relu layers, chained; `mask=False`: gradients pass the ReLUs unmasked."""
-    a1, k1 = F.linear_forward(x, p["W1"], p["b1"])
-    code, k2 = F.linear_forward(np.maximum(a1, 0), p["W2"], p["b2"])
-    a3, k3 = F.linear_forward(code, p["W3"], p["b3"])
-    logits, k4 = F.linear_forward(np.maximum(a3, 0), p["W4"], p["b4"])
-    g = {}
-    dh2, g["W4"], g["b4"] = F.linear_backward(dlogits, k4)
-    dcode, g["W3"], g["b3"] = F.linear_backward(dh2 * (a3 > 0) if mask else dh2, k3)
-    dh1, g["W2"], g["b2"] = F.linear_backward(dcode, k2)
-    _, g["W1"], g["b1"] = F.linear_backward(dh1 * (a1 > 0) if mask else dh1, k1)
+def _reference(p, x, dlogits, masks=("a1", "a3"), relu_code=False, mask_code=False, pre=False, no_bias=""):
+    """The network by hand: (logits, grads). The options give the results of classic bugs: `masks` (the
+    pre-activations whose sign masks the encoder's and the decoder's ReLU; "" = unmasked), a ReLU on the
+    code (`relu_code`) or only its mask on the way back (`mask_code`), dW from the pre-activations
+    (`pre`), the bias `no_bias` left out of the forward pass."""
+    b = {k: np.zeros_like(v) if k == no_bias else v for k, v in p.items()}
+    a1 = x @ p["W1"].T + b["b1"]
+    h1 = np.maximum(a1, 0)
+    code = h1 @ p["W2"].T + b["b2"]
+    c = np.maximum(code, 0) if relu_code else code
+    a3 = c @ p["W3"].T + b["b3"]
+    h2 = np.maximum(a3, 0)
+    logits = h2 @ p["W4"].T + b["b4"]
+    mask = {"a1": a1 > 0, "a3": a3 > 0, "": 1.0}
+    g = {"W4": dlogits.T @ (a3 if pre else h2), "b4": dlogits.sum(axis=0)}
+    da3 = (dlogits @ p["W4"]) * mask[masks[1]]
+    g["W3"], g["b3"] = da3.T @ c, da3.sum(axis=0)
+    dcode = (da3 @ p["W3"]) * ((code > 0) if relu_code or mask_code else 1.0)
+    g["W2"], g["b2"] = dcode.T @ (a1 if pre else h1), dcode.sum(axis=0)
+    da1 = (dcode @ p["W2"]) * mask[masks[0]]
+    g["W1"], g["b1"] = da1.T @ x, da1.sum(axis=0)
     return logits, g
+
+
+MASK = ("this matches a backward pass that lets the gradient through {} unmasked. Multiply by (pre-activation > 0) "
+        "on the way back, in the decoder AND in the encoder.")
+AE_BUGS = [  # (options of _reference, code, meaning, sentence)
+    ({"masks": ("a1", "")}, "09.ae-relu-not-masked", "the gradient passes a ReLU unmasked",
+     MASK.format("the decoder's ReLU")),
+    ({"masks": ("", "a3")}, "09.ae-relu-not-masked", "", MASK.format("the encoder's ReLU")),
+    ({"masks": ("", "")}, "09.ae-relu-not-masked", "", MASK.format("both ReLUs")),
+    ({"masks": ("a3", "a1")}, "09.ae-relu-masks-swapped", "each ReLU is masked with the other ReLU's "
+     "pre-activation", "the two ReLU masks are swapped (both layers have Hd units, so the shapes fit): the decoder's "
+     "gradient is masked by a3 > 0, the encoder's by a1 > 0."),
+    ({"relu_code": True}, "09.ae-relu-on-code", "a ReLU is applied to the code",
+     "the code layer has no activation: code = h1 @ W2.T + b2, which may be negative (any point of the plane)."),
+    ({"mask_code": True}, "09.ae-mask-on-code", "the gradient is masked at the code, which has no ReLU",
+     "the gradient crosses the code unmasked: the code layer has no ReLU, so dcode = da3 @ W3 as it is."),
+    ({"pre": True}, "09.ae-dW-uses-pre-activation", "a weight gradient uses the layer input before the ReLU",
+     "dW = dout.T @ (the layer's INPUT), and that input is the ReLU's output h, not its pre-activation a."),
+] + [({"no_bias": k}, "09.ae-bias-missing", "a bias is left out of the forward pass",
+      f"the logits match a network without {k}: every linear layer adds its bias, h @ W.T + b.") for k in PARAMS[1::2]]
+for _, bug_code, meaning, _ in AE_BUGS:
+    if meaning:
+        code(bug_code, meaning)
+MIXUP = code("09.ae-layer-mixup", "a parameter's gradient has the shape of another parameter (layers mixed up)")
 
 
 def _sequential_reference(p, x, dlogits):
@@ -135,10 +204,6 @@ def _torch(p, x, dlogits):
         code = tF.linear(tF.relu(tF.linear(x, W1, b1)), W2, b2)
         return tF.linear(tF.relu(tF.linear(code, W3, b3)), W4, b4)
     return torch_grads(net, {"x": x, **p}, list(PARAMS), dout=dlogits)
-
-
-MASK_HINT = ("this matches a backward pass that lets the gradient through the ReLUs unmasked. Multiply by "
-             "(pre-activation > 0) on the way back, in the decoder AND in the encoder.")
 
 
 def _autoencoder(which, case):
@@ -161,15 +226,23 @@ def _autoencoder(which, case):
             have = sorted(grads) if isinstance(grads, dict) else type(grads).__name__
             return _malformed("autoencoder_backward's result", "autoencoder_backward must return a dict with the "
                               f"keys {list(PARAMS)}; got {have}.")
-        unmasked = _reference(p, x, dlogits, mask=False)[1]
+        alts = [(_reference(p, x, dlogits, **options), bug_code, sentence)
+                for options, bug_code, _, sentence in AE_BUGS]
         results = []
         for name in which:
             if name == "logits":
-                results.append(compare(got["out"], "logits", ref_logits, t_logits))
+                known = [(a[0], bug_code, sentence) for a, bug_code, sentence in alts]
+                results.append(explain(compare(got["out"], "logits", ref_logits, t_logits), got["out"], ref_logits,
+                                       known))
                 continue
-            res = compare(grads[name], f"d{name}", ref[name], tor[name], batch_size=N)
-            if not res.passed and _close(grads[name], unmasked[name]) and not _close(unmasked[name], ref[name]):
-                res.diagnosis = MASK_HINT
+            known = [(a[1][name], bug_code, sentence) for a, bug_code, sentence in alts]
+            res = explain(compare(grads[name], f"d{name}", ref[name], tor[name], batch_size=N), grads[name],
+                          ref[name], known)
+            other = None if res.passed or res.code == "transposed" else shape_of_another(
+                name, grads[name], {k: v.shape for k, v in p.items()})
+            if other:
+                res.code, res.diagnosis = MIXUP, (f"d{name} has the shape of {other}: it is {other}'s gradient. Check "
+                                                  "which cached input and which upstream gradient each layer uses.")
             results.append(res)
         return results
     return run

@@ -4,36 +4,14 @@ numpy, the standard library and `backprop_lab.coursekit.checking.probes` only.
 `local_rule` calls ONE operation's `_backward` closure by itself, so that a wrong local derivative
 is found without depending on the learner's `backward()`; `topo_order` returns the learner's
 `topological_order()` as indices, so that its structure (each node once, children first) can be
-checked directly. `build_program` is shared with the grader side (its mutants use it too).
+checked directly. `build_program` (from `checking.probes`, where `value_program` uses it too) is
+shared with the grader side (its mutants use it too).
 """
 from __future__ import annotations
 
-from backprop_lab.coursekit.checking.probes import lookup, probe
+from backprop_lab.coursekit.checking.probes import BINARY_OPS, build_program, lookup, probe
 
-BINARY_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-           "div": lambda a, b: a / b, "pow_const": lambda a, b: a ** b}
-
-
-def build_program(Value, program):
-    """The nodes of a `value_program`-style program built with the class `Value`.
-
-    Returns (nodes, leaves): `nodes[i]` is the Value (or plain float for a "const" step) of step i,
-    `leaves` the indices of the "leaf" steps.
-    """
-    nodes, leaves = [], []
-    for op, *idx in program:
-        if op == "leaf":
-            nodes.append(Value(float(idx[0])))
-            leaves.append(len(nodes) - 1)
-        elif op == "const":
-            nodes.append(float(idx[0]))
-        elif op in BINARY_OPS:
-            nodes.append(BINARY_OPS[op](nodes[idx[0]], nodes[idx[1]]))
-        elif op == "neg":
-            nodes.append(-nodes[idx[0]])
-        else:
-            nodes.append(getattr(nodes[idx[0]], op)())
-    return nodes, leaves
+__all__ = ["BINARY_OPS", "build_program", "local_rule", "topo_order"]  # ex02 imports the first two from here
 
 
 @probe

@@ -8,18 +8,12 @@ stays silent: ``exp(-800) == 0.0`` is the correctly rounded answer, not a bug.
 """
 import numpy as np
 
-from backprop_lab.coursekit.checking.probes import lookup, plain, probe
+from backprop_lab.coursekit.checking.probes import forward_backward, probe
 
 
 @probe
 def forward_backward_strict(ns, forward, backward, args, kwargs, dout):
-    """``out, cache = forward(*args, **kwargs)``; ``grads = backward(dout, cache)``, where an
-    overflow, an invalid operation (inf - inf, 0 * inf) or a division by zero raises
-    FloatingPointError."""
+    """`forward_backward`, where an overflow, an invalid operation (inf - inf, 0 * inf) or a
+    division by zero raises FloatingPointError."""
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
-        result = lookup(ns, forward)(*args, **(kwargs or {}))
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"{forward} must return a pair (out, cache), got {type(result).__name__}")
-        out, cache = result
-        grads = lookup(ns, backward)(dout, cache)
-    return {"out": plain(out, f"{forward}'s out"), "grads": plain(grads, f"{backward}'s result")}
+        return forward_backward(ns, forward, backward, args, kwargs, dout)

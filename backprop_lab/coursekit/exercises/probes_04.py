@@ -16,16 +16,24 @@ def _snapshot(d):
 
 
 @probe
+def forward_scores(ns, forward, args, kwargs):
+    """The first element of ``forward(*args, **kwargs)`` (the scores), without the cache."""
+    result = lookup(ns, forward)(*args, **(kwargs or {}))
+    return plain(result[0] if isinstance(result, tuple) else result, f"{forward}'s scores")
+
+
+@probe
 def sgd_steps(ns, func, params, velocity, steps, momentum, weight_decay):
     """``func(params, step["grads"], velocity, step["lr"], momentum=, weight_decay=)`` per step.
 
-    Returns one {"params": ..., "velocity": ...} snapshot per step.
+    Returns one {"params": ..., "velocity": ..., "grads": ...} snapshot per step (grads as they are
+    after the call: sgd_step must not change them).
     """
     sgd_step = lookup(ns, func)
     out = []
     for step in steps:
         sgd_step(params, step["grads"], velocity, step["lr"], momentum=momentum, weight_decay=weight_decay)
-        out.append({"params": _snapshot(params), "velocity": _snapshot(velocity)})
+        out.append({"params": _snapshot(params), "velocity": _snapshot(velocity), "grads": _snapshot(step["grads"])})
     return out
 
 

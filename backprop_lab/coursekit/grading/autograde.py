@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..release import CourseError, check_assignment
 from .collect import SUBMITTED
+from .rebuild import match_notebooks
 from .startup import skip_iri_grammar
 
 MIN_PER_WORKER = 2  # fewer submissions per worker than this: grade in this process
@@ -88,13 +89,26 @@ def submitted_students(root: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
 
 
-def _stage(root: Path, assignment: str, student: str) -> tuple[dict, list[str]]:
-    """Read one submission: ``{notebook name: bytes}`` of the notebooks at its top level, and problems.
+def _stage(root: Path, assignment: str, student: str, expected: list[str]) -> tuple[dict, list[str], dict]:
+    """Read one submission: ``{notebook name: bytes}`` of its notebooks, problems, and notes per notebook.
 
-    The submitted files are only read, never modified; the grading task rebuilds its own copy.
+    Files are matched to the assignment's notebooks (`expected`) by `rebuild.match_notebooks`: a
+    renamed copy is graded with a note, a foreign or superseded one is listed as a problem. The
+    submitted files are only read, never modified; the grading task rebuilds its own copy.
     """
     src = root / SUBMITTED / student / assignment
-    return {f.stem: f.read_bytes() for f in sorted(src.glob("*.ipynb")) if f.is_file()}, []
+    files = [f for f in sorted(src.glob("*.ipynb")) if f.is_file()]
+    names = match_notebooks([f.name for f in files], expected, {f.name: f.stat().st_mtime for f in files})
+    notebooks, problems, file_notes = {}, [], {}
+    for f in files:
+        stem, note = names[f.name]
+        if stem is None:
+            problems.append(note)
+            continue
+        notebooks[stem] = f.read_bytes()
+        if note:
+            file_notes[stem] = [note]
+    return notebooks, problems, file_notes
 
 
 def ensure_in_gradebook(root: Path, assignment: str) -> None:
@@ -160,7 +174,7 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
 
         ensure_in_gradebook(root, assignment)
         recorder = Recorder(root, assignment)
-        jobs = (recorder.job(s, *_stage(root, assignment, s)) for s in students)
+        jobs = (recorder.job(s, *_stage(root, assignment, s, recorder.notebooks)) for s in students)
         bar = tqdm(total=len(students), desc=f"autograde {assignment} ({runner.label})", unit="student",
                    disable=not progress)
         with recorder, Interrupts(lambda msg: bar.write(msg, file=sys.stderr)) as stop:

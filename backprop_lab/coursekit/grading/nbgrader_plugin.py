@@ -32,6 +32,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
+from .rebuild import grading_notes
 from .records import new_record, write_record
 from .tasks import error_outputs, grade_notebook
 
@@ -138,12 +139,13 @@ class HonestAutograde(NbGraderPreprocessor):
         from .rebuild import cell_metadata_truth
 
         root = Path(course_root(info["db_url"]))
-        truth = cell_metadata_truth(root, info["assignment"]).get(info["notebook"], {})
+        truth = cell_metadata_truth(root, info["assignment"]).get(info["notebook"], [])
         with Gradebook(info["db_url"]) as gb:
             keys = test_cell_keys(gb, info["assignment"]).get(info["notebook"], {})
         secret = load_secret(self.secret_file or os.path.join(root, SECRET_FILE))
         seeds = hidden_seeds(secret, info["assignment"], info["student"], {info["notebook"]: keys})
         cells, exercises, notes = grade_notebook(nb, truth, keys, seeds, self.timeout)
+        notes = grading_notes(nb) + notes  # what a rebuild noticed (if one ran), then loading notes
         record = new_record(info["assignment"], info["student"])
         record.update(exercises=exercises, notes=notes)
         write_record(root, record)

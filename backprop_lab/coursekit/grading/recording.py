@@ -82,14 +82,16 @@ class Recorder:
     def __exit__(self, *exc):
         self.gb.close()
 
-    def job(self, student: str, notebooks: dict, problems: list) -> GradingJob:
+    def job(self, student: str, notebooks: dict, problems: list, file_notes: dict | None = None) -> GradingJob:
         """The grading task of one student: the submitted notebooks' bytes, the cells' truth, the seeds.
 
-        `problems` (found while reading the submission) are printed with the student's result.
+        `problems` (found while reading the submission) are printed with the student's result;
+        `file_notes` (``{notebook: [note]}``) go into that notebook's grading notes.
         """
         self.stage_problems[student] = list(problems)
         return GradingJob(self.assignment, student, notebooks, self.truth, self.keys,
-                          hidden_seeds(self.secret, self.assignment, student, self.keys), self.timeout)
+                          hidden_seeds(self.secret, self.assignment, student, self.keys), self.timeout,
+                          dict(file_notes or {}))
 
     def record(self, job: GradingJob, graded) -> GradeResult:
         """Write one graded submission (a `GradedSubmission`, or the exception its task raised)."""

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 
 from nbformat.v4 import new_output
 
-from ..checking.core import ExerciseReport, run_exercise
+from ..checking.core import run_exercise
 from ..checking.registry import get_exercise
 from .rebuild import rebuild
 from .records import new_record
+from .render import report_outputs
 from .sandbox import SandboxRunner
 
 
@@ -35,10 +36,12 @@ class GradingJob:
 
     Attributes:
         notebooks: notebook name (file name without ``.ipynb``) -> the submitted file's bytes, unmodified.
-        truth: ``{notebook: {grade_id: nbgrader metadata}}`` as the gradebook recorded it at release.
+        truth: ``{notebook: [cell, ...]}``: the release's cells as the gradebook recorded them
+            (`rebuild.cell_metadata_truth`).
         keys: ``{notebook: {grade_id: exercise key}}``: the autograded test cells, in notebook order.
         seeds: ``{exercise key: seed}`` of this student's hidden inputs.
         timeout: seconds allowed for each check and for loading each cell.
+        file_notes: ``{notebook: [note]}``: what was noticed about the file (a renamed file, matched).
     """
 
     assignment: str
@@ -48,6 +51,7 @@ class GradingJob:
     keys: dict
     seeds: dict
     timeout: float = 10.0
+    file_notes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -79,34 +83,17 @@ class GradedSubmission:
     worker: str = ""
 
 
-def graded_cell_outputs(report: ExerciseReport, earned: float, max_score: float, notes: list[str]) -> list:
-    """The outputs of a graded test cell: the report, then the points as nbgrader reads them.
-
-    nbgrader's `SaveAutoGrades` gives a test cell the number in its `execute_result` as partial
-    credit, and 0 points when the cell shows an error.
-    """
-    text = report.text()
-    if notes:
-        text += "\nWhile loading your exercise cells:\n" + "\n".join(f"  - {n}" for n in notes)
-    outputs = [new_output("stream", name="stdout", text=text + "\n")]
-    if earned <= 0:
-        outputs.append(new_output("error", ename="NoPoints", evalue=f"0 / {max_score:g} points", traceback=[]))
-    else:
-        outputs.append(new_output("execute_result", data={"text/plain": f"{round(earned, 6)}"}, execution_count=None))
-    return outputs
-
-
 def error_outputs(message: str) -> list:
     """The outputs of a test cell that could not be graded: 0 points, and the reason."""
     return [new_output("error", ename="GradingError", evalue=message, traceback=[])]
 
 
-def grade_notebook(nb, truth: dict, keys: dict, seeds: dict, timeout: float) -> tuple[dict, list, list]:
+def grade_notebook(nb, truth: list, keys: dict, seeds: dict, timeout: float) -> tuple[dict, list, list]:
     """Grade one rebuilt notebook: run its exercise cells in a sandbox, check every autograded test cell.
 
     Args:
         nb: the notebook (nbformat node), already rebuilt against `truth` (each grade id once).
-        truth: ``{grade_id: metadata}`` of this notebook; its order is the gradebook's cell order.
+        truth: this notebook's cells (`rebuild.cell_metadata_truth`), in the gradebook's order.
         keys: ``{grade_id: exercise key}`` of the autograded test cells.
         seeds: ``{exercise key: seed}``.
 
@@ -114,6 +101,7 @@ def grade_notebook(nb, truth: dict, keys: dict, seeds: dict, timeout: float) -> 
         (cells, exercises, notes): ``{grade_id: {"outputs", "points", "earned"}}``, the record's
         exercise entries and what went wrong while loading the student's cells.
     """
+    truth = {c["grade_id"]: c for c in truth}
     by_id = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -127,7 +115,7 @@ def grade_notebook(nb, truth: dict, keys: dict, seeds: dict, timeout: float) -> 
     runner = SandboxRunner(student_cells, timeout=timeout)
     try:
         for gid, key in keys.items():
-            max_score = float(truth.get(gid, {}).get("points", 0.0))
+            max_score = float(truth.get(gid, {}).get("points") or 0.0)
             try:
                 exercise = get_exercise(key)
             except KeyError as exc:
@@ -135,7 +123,7 @@ def grade_notebook(nb, truth: dict, keys: dict, seeds: dict, timeout: float) -> 
                 continue
             report = run_exercise(exercise, runner, hidden=True, seed=seeds[key])
             earned = report.earned * (max_score / report.points if report.points else 0.0)
-            cells[gid] = {"outputs": graded_cell_outputs(report, earned, max_score, runner.notes),
+            cells[gid] = {"outputs": report_outputs(report, earned, max_score, runner.notes),
                           "points": max_score, "earned": earned}
             exercises.append({"cell": gid, **report.to_dict()})
     finally:
@@ -160,8 +148,8 @@ def grade_submission(job: GradingJob) -> GradedSubmission:
                             "it was scored as missing (0 points). The file is kept unchanged.")
             graded.append(GradedNotebook(name, None))
             continue
-        truth = job.truth.get(name, {})
-        notes = rebuild(nb, truth)
+        truth = job.truth.get(name, [])
+        notes = rebuild(nb, truth, job.file_notes.get(name))
         problems += notes
         cells, exercises, load_notes = grade_notebook(nb, truth, job.keys.get(name, {}), job.seeds, job.timeout)
         record["exercises"] += exercises

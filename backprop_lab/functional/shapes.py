@@ -1,15 +1,19 @@
-"""Shape and dtype checks shared by every op in `backprop_lab.functional`.
+"""Shape and dtype checks shared by every op in `backprop_lab.functional` and the `nn` layers.
 
 Every shape error is built by `shape_error`, so they all read the same way::
 
     <op>: <arg> must have shape (<letters>) = (<numbers>) [to match ...]; got (<shape>). <hint>
 
 `?` stands for "any size". The checks are cheap (ndim, a few integers, the dtype kind), so
-they run on every call, hot paths included; values are never scanned.
+they run on every call, hot paths included; values are never scanned. `as_pair` reads torch's
+"an int or a (height, width) pair" arguments (kernel_size, stride, padding) for ops and layers alike.
 """
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["fmt_shape", "describe", "shape_error", "check_shape", "check_float", "check_same_shape",
+           "as_pair", "output_size"]
 
 
 def fmt_shape(dims) -> str:
@@ -81,7 +85,17 @@ def check_same_shape(op: str, arg: str, array, other_name: str, other) -> None:
 
 
 def as_pair(op: str, arg: str, value, minimum: int) -> tuple[int, int]:
-    """Turn an int or a pair of ints (like torch's stride/padding/kernel_size) into (int, int)."""
+    """Turn an int or a pair of ints (like torch's stride/padding/kernel_size) into (int, int).
+
+    Args:
+        op: the function or layer asking, named in the error ("conv2d_forward", "Conv2d").
+        arg: the argument's name ("stride").
+        value: an int K (meaning (K, K)) or a pair (KH, KW).
+        minimum: the smallest allowed entry (1 for kernel_size and stride, 0 for padding).
+
+    Raises:
+        ValueError: naming `op` and `arg`, unless `value` is an int >= minimum or a pair of them.
+    """
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= minimum for v in pair):
         raise ValueError(f"{op}: {arg} must be an int >= {minimum} or a pair of them (height, width); "

@@ -1,0 +1,85 @@
+"""Fresh learner bugs for notebook 02 (the computational graph), written from the release's prose alone."""
+from bugs import Bug
+
+RULES, BACK, XOR = "02.local_rules", "02.backward", "02.xor"
+MUL_SELF = "self.grad += other.data * out.grad  # each factor receives the other one"
+MUL_OTHER = "other.grad += self.data * out.grad"
+POW = "self.grad += k * self.data ** (k - 1) * out.grad"
+
+BUGS = [
+    # ---- 2.1 local backward rules ----
+    Bug("mul_own_factor", RULES, "value_class",
+        ((MUL_SELF, "self.grad += self.data * out.grad"), (MUL_OTHER, "other.grad += other.data * out.grad")),
+        cause="In a * b each input received its own value times out.grad; each factor must receive the other one.",
+        keywords=("other factor", "other one", "swap", "own value"), category="swap"),
+    Bug("mul_assigns", RULES, "value_class",
+        ((MUL_SELF, "self.grad = other.data * out.grad"), (MUL_OTHER, "other.grad = self.data * out.grad")),
+        cause="The product's rule assigns the gradient (=) instead of adding to it (+=), so in a * a or when a "
+              "value feeds several nodes only the last share survives.",
+        keywords=("+=", "accumulat", "overwrit", "add up"), category="accumulate"),
+    Bug("mul_no_upstream", RULES, "value_class",
+        ((MUL_SELF, "self.grad += other.data"), (MUL_OTHER, "other.grad += self.data")),
+        cause="The product's rule adds only the local derivative and forgets to multiply it by out.grad.",
+        keywords=("upstream", "out.grad", "chain rule"), category="missing-term"),
+    Bug("pow_exponent_not_lowered", RULES, "value_class",
+        ((POW, "self.grad += k * self.data ** k * out.grad"),),
+        cause="The power rule was written k a^k instead of k a^(k-1): the exponent was not lowered by one.",
+        keywords=("k - 1", "k-1", "power rule"), category="formula"),
+    Bug("pow_no_factor_k", RULES, "value_class",
+        ((POW, "self.grad += self.data ** (k - 1) * out.grad"),),
+        cause="The power rule forgets the factor k in front of a^(k-1).",
+        keywords=("factor k", "times k", "power rule"), category="missing-factor"),
+    Bug("exp_uses_input", RULES, "value_class",
+        (("self.grad += out.data * out.grad  # e^x is its own derivative", "self.grad += self.data * out.grad"),),
+        cause="exp's rule multiplies by the input a instead of by e^a (= out.data).",
+        keywords=("out.data", "e^a", "exp(a)"), category="input-vs-output"),
+    Bug("log_multiplies", RULES, "value_class",
+        (("self.grad += out.grad / self.data", "self.grad += out.grad * self.data"),),
+        cause="log's derivative is 1/a, but the rule multiplies by a instead of dividing.",
+        keywords=("1/a", "divide", "reciprocal"), category="formula"),
+    Bug("log_divides_by_output", RULES, "value_class",
+        (("self.grad += out.grad / self.data", "self.grad += out.grad / out.data"),),
+        cause="log's rule divides by the output ln a instead of by the input a.",
+        keywords=("1/a", "self.data", "divide by a", "ln a"), category="input-vs-output"),
+    Bug("tanh_uses_input", RULES, "value_class",
+        (("(1.0 - out.data ** 2)", "(1.0 - self.data ** 2)"),),
+        cause="tanh's rule computes 1 - a^2 with the input a instead of 1 - t^2 with the output t = tanh(a).",
+        keywords=("out.data", "1 - a²", "1 - a^2", "instead of t"), category="input-vs-output"),
+    Bug("tanh_paren", RULES, "value_class",
+        (("(1.0 - out.data ** 2)", "(1.0 - out.data) ** 2"),),
+        cause="The parentheses are misplaced: (1 - t)^2 instead of 1 - t^2.",
+        keywords=("parenthes", "1 - t^2", "1 - t²", "1 - t**2"), category="parenthesis"),
+    # ---- 2.2 topological order and backward ----
+    Bug("topo_no_visited_check", BACK, "value_class",
+        (("            if node in visited:\n                return\n", ""),),
+        cause="The depth-first search never checks the visited set, so a node reached along two paths is listed "
+              "twice and its _backward runs twice.",
+        keywords=("visited", "once", "duplicat", "twice"), category="graph-order"),
+    Bug("topo_pre_order", BACK, "value_class",
+        (("            for child in node._prev:\n                visit(child)\n            order.append(node)",
+          "            order.append(node)\n            for child in node._prev:\n                visit(child)"),),
+        cause="The node is appended before its children are visited (pre-order), so the list is not a "
+              "topological order and backward runs a node before it has all of its gradient.",
+        keywords=("post-order", "pre-order", "after its children", "before its children"), category="graph-order"),
+    Bug("backward_not_reversed", BACK, "value_class",
+        (("for node in reversed(self.topological_order()):", "for node in self.topological_order():"),),
+        cause="backward walks the topological order forwards (leaves first) instead of reversed.",
+        keywords=("revers",), category="graph-order"),
+    Bug("backward_no_seed", BACK, "value_class",
+        (("self.grad = 1.0  # d self / d self", "pass"),),
+        cause="backward never sets self.grad = 1.0, so the output's gradient is 0 and nothing flows back.",
+        keywords=("seed", "grad = 1", "d self / d self"), category="missing-term"),
+    # ---- 2.3 XOR network ----
+    Bug("xor_sum_not_mean", XOR, "xor_solution",
+        (("mse = total / len(X)", "mse = total"),),
+        cause="The loss is the sum of the squared errors instead of their mean: it forgot to divide by N.",
+        keywords=("mean", "1/n", "divide", "average"), category="missing-factor"),
+    Bug("xor_w1_transposed", XOR, "xor_solution",
+        (('zip(V["W1"][j], x_n)', 'zip(V["W1"][:, j], x_n)'),),
+        cause="W1 is read as (D, H): hidden unit j uses column j instead of row j of the (out, in) layout.",
+        keywords=("transpos", "layout", "(out, in)", "(h, d)"), category="transpose"),
+    Bug("xor_b2_plain_number", XOR, "xor_solution",
+        ((', V["b2"][0])', ', float(params["b2"][0]))'),),
+        cause="b2 enters the graph as a plain number instead of its Value, so its gradient is never recorded.",
+        keywords=("not a value", "plain number", "not in the graph", "never recorded"), category="missing-term"),
+]
