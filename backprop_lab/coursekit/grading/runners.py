@@ -11,6 +11,7 @@ starts grading about as early as the first, and no worker pays the imports again
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -46,11 +47,16 @@ class InProcess:
 
 
 def _exit(signum, frame):
-    raise SystemExit(128 + signum)
+    # Not SystemExit: concurrent.futures catches it while a result is being sent and sends again, into a
+    # pipe nobody reads once the pool is broken (the pool then waits for this worker forever).
+    from .sandbox import close_all
+
+    close_all()
+    os._exit(128 + signum)
 
 
 def _worker_signals() -> None:
-    # Ctrl-C is the instructor's process's business; SIGTERM unwinds, so a sandbox child is killed too.
+    # Ctrl-C is the instructor's process's business; SIGTERM ends the worker and its sandbox children.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit)
 
