@@ -56,22 +56,12 @@ def cmd_collect(args):
 
 
 def cmd_autograde(args):
-    from .grading.autograde import autograde
-    from .grading.export import scores
+    from .grading.autograde import autograde, exit_code, summary
 
     root = _root(args)
-    results = autograde(root, args.assignment, args.student or None, workers=args.workers,
-                        scheduler=args.scheduler)
-    columns, rows = scores(root, args.assignment)
-    by_student = {r["student"]: r for r in rows}
-    for res in results:
-        total = by_student.get(res.student, {}).get("total", 0)
-        print(f"{res.student:<20} {total:>7g} points   ({res.seconds:.1f} s){'' if res.ok else '  FAILED'}")
-        for p in res.problems:
-            print(f"    ! {p}")
-    n = len(results)
-    print(f"graded {n} submission(s); mean {sum(r.seconds for r in results) / max(n, 1):.1f} s each")
-    return 0 if all(r.ok for r in results) else 1
+    batch = autograde(root, args.assignment, args.student or None, workers=args.workers, scheduler=args.scheduler)
+    print(summary(root, args.assignment, batch))
+    return exit_code(batch)
 
 
 def cmd_feedback(args):
@@ -225,8 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("assignment")
     sp.add_argument("--student", action="append", help="grade only this student (repeatable)")
     sp.add_argument("--workers", type=int, default=1,
-                    help="grade N students in parallel (a local Dask cluster if Dask is installed, else processes)")
-    sp.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786) to grade on a cluster")
+                    help="grade N students in parallel in local processes (in this process when there are "
+                         "fewer than 2 submissions per worker)")
+    sp.add_argument("--scheduler", help="address of a Dask scheduler (tcp://host:8786) to grade on a cluster; "
+                                        "its workers need the package installed, not the course folder")
     sp = add("feedback", cmd_feedback, "Write per-student HTML feedback for an assignment.")
     sp.add_argument("assignment")
     sp = add("export", cmd_export, "Scores as CSV: one row per student, a column per exercise, the total.")

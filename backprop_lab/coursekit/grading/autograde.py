@@ -1,31 +1,87 @@
 """`backprop-lab autograde`: grade every submission of an assignment into nbgrader's gradebook.
 
-Submitted files are never modified: each submission is graded from a *staged copy* (a notebook that
-cannot be read is left out of the copy, so nbgrader scores it 0 as missing, and the report says why).
+Grading is split in two (see `tasks.py` and `recording.py`): a pure task per student (the submitted
+notebooks as bytes in, verdicts and outputs as plain data out) that runs in this process, in local
+worker processes or on a Dask cluster; and the recording of each result, always here, through
+nbgrader's own autograde. Submitted files are never modified: nbgrader reads rebuilt copies (a
+notebook that cannot be read is left out, so nbgrader scores it 0 as missing, and the report says
+why).
+
+Ctrl-C stops a batch cleanly: the first stops handing out students (those in progress finish and
+are recorded), a second stops at once; every student recorded so far stays recorded, and the
+summary lists the others.
 """
 from __future__ import annotations
 
-import shutil
+import signal
+import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
-import nbformat
 from tqdm import tqdm
 
-from ..release import CourseError, check_assignment, nbgrader_api
+from ..release import CourseError, check_assignment
 from .collect import SUBMITTED
-from .rebuild import cell_metadata_truth, match_notebooks, rebuild
+from .rebuild import match_notebooks
+from .startup import skip_iri_grammar
+
+MIN_PER_WORKER = 2  # fewer submissions per worker than this: grade in this process
 
 
-@dataclass
-class GradeResult:
-    student: str
-    ok: bool
-    seconds: float
-    problems: list = field(default_factory=list)
+class GradedBatch(list):
+    """The `recording.GradeResult` of every student graded, by student; and how the batch went.
+
+    Attributes: `label` (where it ran), `retried` (``(student, why)``), `not_graded` (students left
+    when the batch was stopped), `interrupted` (Ctrl-C was pressed).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.label, self.retried, self.not_graded, self.interrupted = "", [], [], False
+
+
+class Interrupts:
+    """SIGINT during a batch: the first asks to stop after the students in progress, a second stops now.
+
+    A student being recorded is always recorded whole: a second Ctrl-C then waits for the end of it.
+    """
+
+    def __init__(self, say):
+        self.say, self.count, self.recording, self.deferred, self.previous = say, 0, False, False, None
+
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def _handler(self, signum, frame):
+        self.count += 1
+        if self.count == 1:
+            self.say("Ctrl-C: stopping after the students in progress (press Ctrl-C again to stop now)")
+        elif self.recording:
+            self.deferred = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def recording_one(self):
+        self.recording = True
+        try:
+            yield
+        finally:
+            self.recording = False
+            if self.deferred:
+                self.deferred = False
+                raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def submitted_students(root: Path, assignment: str) -> list[str]:
@@ -33,88 +89,26 @@ def submitted_students(root: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) if base.is_dir() else []
 
 
-def _stage(root: Path, staging: Path, assignment: str, student: str, truth: dict | None = None) -> list[str]:
-    """Copy one submission into the staging area; leave out notebooks nbformat cannot read."""
+def _stage(root: Path, assignment: str, student: str, expected: list[str]) -> tuple[dict, list[str], dict]:
+    """Read one submission: ``{notebook name: bytes}`` of its notebooks, problems, and notes per notebook.
+
+    Files are matched to the assignment's notebooks (`expected`) by `rebuild.match_notebooks`: a
+    renamed copy is graded with a note, a foreign or superseded one is listed as a problem. The
+    submitted files are only read, never modified; the grading task rebuilds its own copy.
+    """
     src = root / SUBMITTED / student / assignment
-    dst = staging / student / assignment
-    if dst.exists():
-        shutil.rmtree(dst)
-    problems = []
-    names = match_notebooks([f.name for f in src.glob("*.ipynb")], list(truth or {}),
-                            {f.name: f.stat().st_mtime for f in src.glob("*.ipynb")})
-    for f in src.rglob("*"):
-        if f.is_dir() or f.suffix == ".bak":
-            continue
-        target = dst / f.relative_to(src)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stem, note = names.get(f.name, (f.stem, None)) if f.parent == src else (f.stem, None)
-        if stem is None:  # a renamed notebook is matched (with a note); a foreign one is left out
+    files = [f for f in sorted(src.glob("*.ipynb")) if f.is_file()]
+    names = match_notebooks([f.name for f in files], expected, {f.name: f.stat().st_mtime for f in files})
+    notebooks, problems, file_notes = {}, [], {}
+    for f in files:
+        stem, note = names[f.name]
+        if stem is None:
             problems.append(note)
             continue
-        target = target.with_name(f"{stem}{f.suffix}")
-        if f.suffix == ".ipynb":
-            try:
-                nb = nbformat.read(str(f), as_version=4)
-                nbformat.validate(nb)
-            except Exception as exc:
-                problems.append(f"{f.name} is not a valid notebook ({type(exc).__name__}); "
-                                "it was scored as missing (0 points). The file is kept unchanged.")
-                continue
-            if truth is not None:
-                problems += rebuild(nb, truth.get(stem), [note] if note else [])
-            nbformat.write(nb, str(target))
-            shutil.copystat(f, target)
-            continue
-        shutil.copy2(f, target)
-    dst.mkdir(parents=True, exist_ok=True)
-    return problems
-
-
-_API = None
-_TRUTH: dict = {}
-_INIT_KEY = None
-
-
-def _worker_init(root: str, staging: str, assignment: str):
-    global _API, _TRUTH, _INIT_KEY
-    if _INIT_KEY == (root, staging, assignment):
-        return
-    import warnings
-
-    from sqlalchemy.exc import SAWarning
-
-    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session use, harmless
-    _API = nbgrader_api(Path(root), CourseDirectory__submitted_directory=staging)
-    _TRUTH = cell_metadata_truth(Path(root), assignment)
-    _INIT_KEY = (root, staging, assignment)
-
-
-def _record_zero(root: Path, assignment: str, student: str) -> None:
-    """No readable notebook at all: nbgrader refuses to run, so record 0 for every cell ourselves."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook("sqlite:///" + str(root / "autograder" / "gradebook.db")) as gb:
-        gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(assignment, student)
-        for nb in submission.notebooks:
-            for grade in nb.grades:
-                grade.auto_score, grade.needs_manual_grade = 0, False
-        gb.db.commit()
-
-
-def _grade_one(args) -> GradeResult:
-    root, staging, assignment, student = args
-    _worker_init(root, staging, assignment)  # no-op after the first job of this process
-    start = time.perf_counter()  # grading time only: the one-off imports of a worker are not counted
-    problems = _stage(Path(root), Path(staging), assignment, student, _TRUTH)
-    if not any((Path(staging) / student / assignment).glob("*.ipynb")):
-        _record_zero(Path(root), assignment, student)
-        return GradeResult(student, True, time.perf_counter() - start, problems)
-    result = _API.autograde(assignment, student, force=True, create=True)
-    if not result.get("success"):
-        tail = (result.get("log", "") + (result.get("error") or "")).strip().splitlines()[-3:]
-        problems.append("nbgrader autograde failed: " + " | ".join(tail))
-    return GradeResult(student, bool(result.get("success")), time.perf_counter() - start, problems)
+        notebooks[stem] = f.read_bytes()
+        if note:
+            file_notes[stem] = [note]
+    return notebooks, problems, file_notes
 
 
 def ensure_in_gradebook(root: Path, assignment: str) -> None:
@@ -134,48 +128,33 @@ def ensure_in_gradebook(root: Path, assignment: str) -> None:
         generate_release(root, [assignment], dest=Path(tmp), db_url=db_url)
 
 
-def _dask_client(scheduler: str | None, workers: int):
-    """A Dask client: the given scheduler, or an in-process LocalCluster of `workers` processes.
-
-    Returns None when Dask is not installed and no scheduler was asked for (then a local process
-    pool is used). Install it with ``pip install -e ".[scale]"``.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        if scheduler:
-            raise CourseError("--scheduler needs Dask: pip install -e \".[scale]\"") from None
-        return None
+def _runner(n_jobs: int, workers: int, scheduler: str | None):
+    """Where the tasks run: the Dask scheduler, local worker processes, or this process."""
     if scheduler:
-        return Client(scheduler)
-    import dask
+        from .cluster import DaskCluster
 
-    warm_imports()
-    # Fork the workers from this process: they start with nbgrader, torch and the exercise
-    # registry already imported (spawned workers spend ~5 s each importing them again).
-    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster)
+        return DaskCluster(scheduler)
+    from .runners import InProcess, LocalPool
 
-
-def warm_imports() -> None:
-    """Import what every grading job needs, once, before worker processes are forked."""
-    import nbgrader.apps  # noqa: F401
-    import torch  # noqa: F401
-
-    from ..checking.registry import load_all
-
-    load_all()
+    usable = min(workers, n_jobs // MIN_PER_WORKER)
+    if usable > 1:
+        return LocalPool(usable)
+    if workers > 1:
+        return InProcess(f"{n_jobs} submission(s): too few for {workers} workers to gain")
+    return InProcess()
 
 
 def autograde(root: Path, assignment: str, students: list[str] | None = None, workers: int = 1,
-              progress: bool = True, scheduler: str | None = None) -> list[GradeResult]:
+              progress: bool = True, scheduler: str | None = None) -> GradedBatch:
     """Grade every submission of `assignment` (or `students`) into autograder/gradebook.db.
 
-    One process grades all when ``workers == 1``; otherwise jobs go to a Dask cluster (`scheduler`,
-    or a local one with `workers` processes when Dask is installed) or to a local process pool.
-    Dask workers must see the same course folder (a shared file system) and gradebook.
+    Tasks run in this process when ``workers == 1``, in `workers` local processes (at least
+    `MIN_PER_WORKER` submissions each, else in this process), or on the Dask cluster of
+    `scheduler` (``tcp://host:8786``), whose workers need the package and nothing of the course.
+    Local workers come from multiprocessing's fork server: a script calling this with
+    ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard.
     """
+    skip_iri_grammar()
     check_assignment(root, assignment)
     known = submitted_students(root, assignment)
     if students:
@@ -187,35 +166,60 @@ def autograde(root: Path, assignment: str, students: list[str] | None = None, wo
     if not students:
         raise CourseError(f"no submissions of {assignment} in {root / SUBMITTED}: "
                           "run `backprop-lab collect PATH` first")
-    ensure_in_gradebook(root, assignment)
-    staging = root / "autograder" / ".staging"
-    jobs = [(str(root), str(staging), assignment, s) for s in students]
-    bar = tqdm(total=len(jobs), desc=f"autograde {assignment}", unit="student", disable=not progress)
-    results = []
-    client = _dask_client(scheduler, workers) if (scheduler or workers > 1) else None
-    if client is not None:
-        try:
-            from distributed import as_completed
+    runner = _runner(len(students), workers, scheduler)  # local workers start importing now
+    batch = GradedBatch()
+    bar = None
+    try:
+        from .recording import Recorder  # nbgrader: imported here while the workers import torch
 
-            for future in as_completed(client.map(_grade_one, jobs, pure=False)):
-                results.append(future.result())
-                bar.update()
-        finally:
-            cluster = client.cluster
-            client.close()
-            if cluster is not None and not scheduler:
-                cluster.close()
-        results.sort(key=lambda r: r.student)
-    elif workers <= 1:
-        for job in jobs:
-            results.append(_grade_one(job))
-            bar.update()
-    else:
-        warm_imports()  # forked workers inherit the imports
-        with ProcessPoolExecutor(workers, initializer=_worker_init,
-                                 initargs=(str(root), str(staging), assignment)) as pool:
-            for res in pool.map(_grade_one, jobs):
-                results.append(res)
-                bar.update()
-    bar.close()
-    return results
+        ensure_in_gradebook(root, assignment)
+        recorder = Recorder(root, assignment)
+        jobs = (recorder.job(s, *_stage(root, assignment, s, recorder.notebooks)) for s in students)
+        bar = tqdm(total=len(students), desc=f"autograde {assignment} ({runner.label})", unit="student",
+                   disable=not progress)
+        with recorder, Interrupts(lambda msg: bar.write(msg, file=sys.stderr)) as stop:
+            try:
+                for job, graded in runner.results(jobs, stop.requested):
+                    with stop.recording_one():
+                        batch.append(recorder.record(job, graded))
+                    bar.update()
+            except KeyboardInterrupt:
+                pass
+            batch.interrupted = stop.requested()
+    finally:
+        runner.close()
+        if bar is not None:
+            bar.close()
+    batch.sort(key=lambda r: r.student)
+    done = {r.student for r in batch}
+    batch.label, batch.retried = runner.label, list(runner.retried)
+    batch.not_graded = [s for s in students if s not in done]
+    return batch
+
+
+def summary(root: Path, assignment: str, batch: GradedBatch) -> str:
+    """What `backprop-lab autograde` prints: each student's points and problems, then the batch."""
+    from .export import scores
+
+    by_student = {r["student"]: r for r in scores(root, assignment)[1]} if batch else {}
+    lines = []
+    for res in batch:
+        total = by_student.get(res.student, {}).get("total", 0)
+        lines.append(f"{res.student:<20} {total:>7g} points   ({res.seconds:.1f} s){'' if res.ok else '  FAILED'}")
+        lines += [f"    ! {p}" for p in res.problems]
+    n = len(batch)
+    lines.append(f"graded {n} submission(s); mean {sum(r.seconds for r in batch) / max(n, 1):.1f} s each "
+                 f"(and {sum(r.record_seconds for r in batch) / max(n, 1):.2f} s to record); {batch.label}")
+    lines += [f"retried {student}: {why}" for student, why in batch.retried]
+    if batch.not_graded:
+        flags = " ".join(f"--student {s}" for s in batch.not_graded)
+        lines.append(f"stopped: {len(batch.not_graded)} not graded: {', '.join(batch.not_graded)}")
+        lines.append(f"grade them with: backprop-lab autograde {assignment} {flags}")
+    return "\n".join(lines)
+
+
+def exit_code(batch: GradedBatch) -> int:
+    """0: everyone graded and recorded; 1: a student could not be graded; 130: stopped by Ctrl-C."""
+    if batch.not_graded:
+        return 130
+    return 0 if all(r.ok for r in batch) else 1

@@ -4,13 +4,16 @@ Plain nbgrader runs the whole notebook in one kernel and gives a test cell its p
 cell printed no error: a submission that patches `np.allclose`, or imports the reference, gets
 full marks. `HonestAutograde` takes the place of nbgrader's `Execute` step in `autograde`:
 
-* the student's *solution cells* (found by the grade ids recorded in the gradebook, never by the
-  submission's own metadata) run in a `SandboxRunner` child process;
-* each autograded test cell names its exercise (``grade("03.linear")``; the text is restored from
-  the gradebook by nbgrader's `OverwriteCells` before we read it);
-* the checks run here, compare with the reference and torch here, and the cell's outputs are
-  replaced by the report (no hidden code, no grader traceback) plus the points as a number,
-  which nbgrader's `SaveAutoGrades` reads as partial credit.
+* each autograded test cell names its exercise (``grade("03.linear")``; the text comes from the
+  gradebook, never from the submission);
+* its outputs are replaced by the grading report (no hidden code, no grader traceback) plus the
+  points as a number, which nbgrader's `SaveAutoGrades` reads as partial credit; its metadata
+  (points, flags) comes from the gradebook whatever the submission says.
+
+The grading itself is `tasks.grade_submission`: student code in a sandbox, checks outside it.
+`backprop-lab autograde` runs that first (here or on workers) and hands the results in through
+`precomputed`; nbgrader's own `autograde` (Formgrader's button, ``nbgrader autograde``) finds none
+and grades the notebook here.
 
 Hidden inputs are drawn from a seed derived from a grader-side secret, the student and the
 exercise: re-grading gives the same result, and no student can predict the inputs.
@@ -21,20 +24,21 @@ import hashlib
 import hmac
 import os
 import re
+from contextlib import contextmanager
+from pathlib import Path
 
-from nbformat.v4 import new_output
+import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Unicode
 
-from ..checking.core import run_exercise
-from ..checking.registry import get_exercise
 from .rebuild import grading_notes
 from .records import new_record, write_record
-from .render import report_outputs
-from .sandbox import SandboxRunner
+from .tasks import error_outputs, grade_notebook
 
 KEY_PATTERN = re.compile(r"""grade\(\s*["']([\w.\-]+)["']""")
+SECRET_FILE = os.path.join("autograder", ".grading_secret")
+_PRECOMPUTED: dict = {}  # (assignment, student, notebook) -> {grade_id: cell result}; see `precomputed`
 
 
 def exercise_key(source: str) -> str | None:
@@ -64,6 +68,37 @@ def load_secret(path: str) -> bytes:
         return f.read()
 
 
+def test_cell_keys(gb: Gradebook, assignment: str) -> dict:
+    """``{notebook: {grade_id: exercise key}}``: the autograded test cells the gradebook recorded.
+
+    A test cell is a code grade cell that is not a solution cell and names an exercise in its source.
+    """
+    keys = {}
+    for nb in gb.find_assignment(assignment).notebooks:
+        solutions = {c.name for c in nb.solution_cells}
+        tests = {c.name for c in nb.grade_cells if c.cell_type == "code" and c.name not in solutions}
+        keys[nb.name] = {c.name: key for c in nb.source_cells
+                         if c.name in tests and (key := exercise_key(c.source)) is not None}
+    return keys
+
+
+def hidden_seeds(secret: bytes, assignment: str, student: str, keys: dict) -> dict:
+    """``{exercise key: seed}`` for every exercise of `keys` (``{notebook: {grade_id: key}}``)."""
+    return {key: grading_seed(secret, assignment, student, key) for cells in keys.values() for key in cells.values()}
+
+
+@contextmanager
+def precomputed(assignment: str, student: str, notebooks):
+    """Hand `GradedNotebook` results to `HonestAutograde` while nbgrader records this student."""
+    names = [(assignment, student, g.name) for g in notebooks]
+    _PRECOMPUTED.update({name: g.cells for name, g in zip(names, notebooks)})
+    try:
+        yield
+    finally:
+        for name in names:
+            _PRECOMPUTED.pop(name, None)
+
+
 class HonestAutograde(NbGraderPreprocessor):
     """Replaces nbgrader's `Execute` in `Autograde.autograde_preprocessors`."""
 
@@ -73,61 +108,47 @@ class HonestAutograde(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gb:
-            source_nb = gb.find_notebook(info["notebook"], info["assignment"])
-            grade_cells = {c.name: (c.max_score, c.cell_type) for c in source_nb.grade_cells}
-            solution_ids = {c.name for c in source_nb.solution_cells}
-            sources = {c.name: c.source for c in source_nb.source_cells}
-            order = [c.name for c in source_nb.source_cells]
-
-        by_id = {}
+        cells = _PRECOMPUTED.get((info["assignment"], info["student"], info["notebook"]))
+        if cells is None:
+            cells = self._grade_here(nb, info)
+        seen = set()
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             gid = meta.get("grade_id")
-            if gid in sources and gid not in by_id:
-                by_id[gid] = cell
-            elif gid is not None:
-                # Unknown or duplicate grade ids cannot carry points.
-                cell.metadata.pop("nbgrader", None)
-        student_cells = [(gid, by_id[gid].source) for gid in order
-                         if gid in solution_ids and gid in by_id and by_id[gid].cell_type == "code"]
-
-        secret = load_secret(self.secret_file or os.path.join(os.getcwd(), "autograder", ".grading_secret"))
-        record = new_record(info["assignment"], info["student"])
-        runner = SandboxRunner(student_cells, timeout=self.timeout)
-        try:
-            for gid, (max_score, cell_type) in grade_cells.items():
-                key = exercise_key(sources.get(gid, ""))
-                if gid in solution_ids or cell_type != "code" or key is None:
-                    continue  # manually graded answers, or a test cell that is not ours
-                cell = by_id.get(gid)
-                if cell is None:  # deleted: nbgrader's OverwriteCells(add_missing_cells) re-adds it
-                    continue
-                report = self._grade_cell(cell, gid, key, float(max_score), runner, secret, info)
-                if report is not None:
-                    record["exercises"].append({"cell": gid, **report.to_dict()})
-        finally:
-            notes = grading_notes(nb) + list(runner.notes)  # what the rebuild noticed, then loading notes
-            runner.close()
-        record["notes"] = notes
-        write_record(course_root(info["db_url"]), record)
-        if notes:
-            self.log.info("grading notes for %s: %s", info.get("student"), notes)
-        resources.setdefault("backprop_lab", {})["notes"] = notes
+            if gid in cells and gid not in seen:
+                seen.add(gid)
+                self._insert(cell, gid, cells[gid])
+            elif gid is None or gid in seen:
+                if meta.get("grade") or meta.get("task"):
+                    cell.metadata.pop("nbgrader", None)  # no grade id, or a duplicate: cannot carry points
+            elif meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+                # A test cell nbgrader would score by its (cleared) outputs: never full points unchecked.
+                cell.outputs = error_outputs("this test cell names no exercise (grade(\"NN.name\")): not autograded")
         return nb, resources
 
-    def _grade_cell(self, cell, gid, key, max_score, runner, secret, info):
+    @staticmethod
+    def _insert(cell, gid, result):
         # The points and flags come from the gradebook, whatever the submission's metadata says.
         cell.metadata["nbgrader"] = dict(cell.metadata.get("nbgrader", {}), grade=True, solution=False,
-                                         locked=True, grade_id=gid, points=max_score)
-        try:
-            exercise = get_exercise(key)
-        except KeyError as exc:
-            cell.outputs = [new_output("error", ename="GradingError", evalue=str(exc), traceback=[])]
-            return None
-        seed = grading_seed(secret, info["assignment"], info["student"], key)
-        report = run_exercise(exercise, runner, hidden=True, seed=seed)
-        earned = report.earned * (max_score / report.points if report.points else 0.0)
-        cell.outputs = report_outputs(report, earned, max_score, runner.notes)
+                                         locked=True, grade_id=gid, points=result["points"])
+        cell.outputs = [nbformat.from_dict(o) for o in result["outputs"]]
         cell.execution_count = None
-        return report
+
+    def _grade_here(self, nb, info) -> dict:
+        """nbgrader's own autograde: read the gradebook and the secret here, grade, write the record."""
+        from .rebuild import cell_metadata_truth
+
+        root = Path(course_root(info["db_url"]))
+        truth = cell_metadata_truth(root, info["assignment"]).get(info["notebook"], [])
+        with Gradebook(info["db_url"]) as gb:
+            keys = test_cell_keys(gb, info["assignment"]).get(info["notebook"], {})
+        secret = load_secret(self.secret_file or os.path.join(root, SECRET_FILE))
+        seeds = hidden_seeds(secret, info["assignment"], info["student"], {info["notebook"]: keys})
+        cells, exercises, notes = grade_notebook(nb, truth, keys, seeds, self.timeout)
+        notes = grading_notes(nb) + notes  # what a rebuild noticed (if one ran), then loading notes
+        record = new_record(info["assignment"], info["student"])
+        record.update(exercises=exercises, notes=notes)
+        write_record(root, record)
+        if notes:
+            self.log.info("grading notes for %s: %s", info.get("student"), notes)
+        return cells

@@ -250,11 +250,14 @@ def rebuild(nb, truth: list | None, notes: list[str] | None = None) -> list[str]
 
 
 def _restore(truth_cell: dict, mine, source: str):
-    """A cell of the release's type and tag with `source`, keeping the student's cell id."""
+    """A cell of the release's type and tag with `source`, keeping the student's cell id and other
+    metadata (as nbgrader's own autograde would: the release's ``deletable``, tags, ...)."""
     kind = truth_cell["cell_type"]
     cell = _NEW_CELL.get(kind, new_code_cell)(source=source)
-    if mine is not None and mine.get("id"):
-        cell["id"] = mine["id"]
+    if mine is not None:
+        if mine.get("id"):
+            cell["id"] = mine["id"]
+        cell.metadata.update({k: v for k, v in mine.metadata.items() if k != "nbgrader"})
     cell.metadata["nbgrader"] = nbgrader_metadata(truth_cell)
     if truth_cell["locked"]:
         cell.metadata.update(editable=False, deletable=False)

@@ -20,6 +20,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from ..checking import core, probes
 
 _CHILD_SOURCE = (Path(__file__).with_name("child.py")).read_text()
 _PROBES_SOURCE = Path(probes.__file__).read_text()
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # runners whose child may be alive (see `close_all`)
 FORBIDDEN_MODULES = ("backprop_lab", "torch", "ctypes", "_ctypes", "gc", "subprocess", "socket",
                      "multiprocessing", "_posixsubprocess", "importlib.metadata")
 
@@ -90,6 +92,7 @@ class SandboxRunner:
             [sys.executable, "-I", "-S", "-c", _CHILD_SOURCE, str(to_child_r), str(from_child_w)],
             stdin=subprocess.DEVNULL, stdout=self._out, stderr=subprocess.STDOUT, cwd=self.tmp, env=env,
             pass_fds=(to_child_r, from_child_w), preexec_fn=self._limits, close_fds=True)
+        _OPEN.add(self)
         os.close(to_child_r)
         os.close(from_child_w)
         self._w, self._r = to_child_w, from_child_r
@@ -210,3 +213,12 @@ class SandboxRunner:
         head = "Traceback (your code only):\n" if tb else ""
         raise core.StudentCodeError(f"your code raised {reply.get('type', 'an error')}: {message}",
                                     head + tb + f"\n{reply.get('type')}: {message}" if tb else "")
+
+
+def close_all() -> None:
+    """Kill every sandbox child this process started and remove its files (a worker being terminated)."""
+    for runner in list(_OPEN):
+        try:
+            runner.close()
+        except Exception:
+            pass
