@@ -68,6 +68,17 @@ def test_copied_pair_and_reference_paste_are_flagged_and_nothing_else(report):
     assert any("backprop_lab/functional/" in f for r in data["reference_matches"] for f in r["files"])
 
 
+def test_the_reference_paste_earns_full_marks(report):
+    # The README's story: the grader cannot tell a pasted copy of the library from a right answer (it
+    # imports nothing); only the report points hal out. A paste that misses a helper would lose points.
+    from backprop_lab.coursekit.grading.records import read_records
+
+    root = report[0]
+    hal = read_records(root, A)["hal"]["exercises"]
+    assert hal and all(e["status"] == "pass" and e["earned"] == e["points"] for e in hal), \
+        [(e["exercise"], e["status"]) for e in hal]
+
+
 def test_independent_correct_answer_is_not_flagged(report):
     _, data, _, _ = report
     indie = next(s for s in data["scores"] if s["student"] == "indie")

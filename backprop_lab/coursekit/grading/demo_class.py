@@ -115,12 +115,18 @@ def _library_functions() -> dict:
 
 
 def _with_helpers(fn, seen: set) -> list[str]:
-    """The source of `fn` after that of the library functions it calls (each once)."""
+    """The source of `fn` after that of the library functions and classes (a cache's NamedTuple) it
+    uses (each once)."""
     out = []
     for helper in inspect.getclosurevars(fn).globals.values():
-        if inspect.isfunction(helper) and helper.__module__.startswith("backprop_lab") and helper.__name__ not in seen:
+        ours = getattr(helper, "__module__", "").startswith("backprop_lab") and helper.__name__ not in seen
+        if ours and inspect.isfunction(helper):
             seen.add(helper.__name__)
             out += _with_helpers(helper, seen)
+        elif ours and inspect.isclass(helper):
+            seen.add(helper.__name__)
+            source = inspect.getsource(helper)
+            out.append(("from typing import NamedTuple\n\n\n" if "(NamedTuple)" in source else "") + source)
     return out + [inspect.getsource(fn)]
 
 
