@@ -118,3 +118,12 @@ def test_a_local_worker_killed_mid_batch_costs_a_retry_not_a_student(prepared, t
     assert sorted(printed) == students  # each student once
     assert "a worker process died; graded again in a new one" in out
     assert sorted(r["student"] for r in scores(root, A)[1]) == students
+
+
+def test_the_batch_module_leaves_nbgrader_for_later():
+    # `autograde` starts its workers' imports (torch) before it imports nbgrader itself (~0.7 s); an
+    # nbgrader import at module level (collect -> lateness did) delays every worker's first task.
+    code = ("import sys, backprop_lab.coursekit.grading.autograde, backprop_lab.coursekit.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nbgrader', 'torch')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..release import CourseError, assignments, check_assignment
-from .lateness import read_timestamp, timestamp_text
 
 SUBMITTED = Path("autograder") / "submitted"
 HISTORY = Path("autograder") / "history"
@@ -75,6 +74,8 @@ def place_submission(root: Path, student: str, assignment: str, data: bytes, whe
                      report: CollectReport) -> None:
     """Put one submission (notebook bytes, submitted at naive-UTC `when`) where it belongs: graded if it
     is the latest, kept in the history otherwise; an earlier graded one moves to the history."""
+    from .lateness import read_timestamp, timestamp_text  # nbgrader, imported when needed (see _files)
+
     current = root / SUBMITTED / student / assignment
     dest = current / f"{assignment}.ipynb"
     if (dest.exists() and dest.read_bytes() == data) or _in_history(root, student, assignment, data):
@@ -102,6 +103,10 @@ def place_submission(root: Path, student: str, assignment: str, data: bytes, whe
 
 def _files(path: Path, tmp: str) -> list[tuple[Path, datetime | None]]:
     """(file, submission time or None) of a folder or a zip (unpacked flat into `tmp`)."""
+    # lateness imports nbgrader (~0.7 s): not at this module's import, which `autograde` does for SUBMITTED
+    # before its worker processes start importing.
+    from .lateness import read_timestamp
+
     if path.is_dir():
         return [(p, read_timestamp(p.parent)) for p in sorted(path.rglob("*")) if p.is_file()]
     if not zipfile.is_zipfile(path):
