@@ -48,3 +48,18 @@ def test_sigmoid_written_with_its_input_is_named_in_both_notebooks():
         "return z * (1 - z)")), seed=0)
     assert {o.code for o in rep.outcomes if o.status != "pass"} == {"01.sigmoid-uses-input"}
     assert "s = sigmoid(z) is the OUTPUT" in rep.text()
+
+
+def test_tanh_squared_inside_is_named():
+    rep = report("01.local_derivatives", edit(SOLUTION, "local_derivatives", (
+        "return 1 - np.tanh(z) ** 2", "return 1 - np.tanh(z ** 2)")), seed=0)
+    assert {o.code for o in rep.outcomes if o.status != "pass"} == {"01.tanh-square-inside"}, rep.text()
+    assert "1 - tanh(z**2)" in rep.text()
+
+
+def test_dividing_the_centered_difference_by_eps_is_named_not_a_factor_of_2_of_x_squared():
+    rep = report("01.numerical_gradient", edit(SOLUTION, "numerical_gradient", (
+        "grad[i] = (f_plus - f_minus) / (2 * eps)", "grad[i] = (f_plus - f_minus) / eps")), seed=0)
+    failed = [o for o in rep.outcomes if o.status != "pass"]
+    assert failed and {o.code for o in failed} == {"01.numgrad-divides-by-eps"}, rep.text()
+    assert "divide it by 2*eps" in rep.text() and "d(x^2)/dx" not in rep.text()

@@ -39,12 +39,17 @@ BUGS = [
      ["expected [", "d(log a)/da = 1/a"]),  # no known mutant: the numbers and the rule
     ("02.local_rules", "self.grad += out.grad / self.data", "self.grad += out.grad / out.data",
      ["divide by the input self.data"]),
+    ("02.local_rules", "self.grad += out.grad / self.data", "self.grad += out.grad * self.data",
+     ["multiplied out.grad by a"]),
+    ("02.local_rules", "(1.0 - out.data ** 2) * out.grad", "(1.0 - out.data) ** 2 * out.grad",
+     ["parentheses are misplaced"]),
     ("02.backward", "            if node in visited:\n                return\n", "",
      ["more than once", "visited"]),
     ("02.backward", "reversed(self.topological_order())", "self.topological_order()", ["REVERSED"]),
     ("02.backward", "self.grad = 1.0  # d self / d self", "pass", ["self.grad = 1.0"]),
     ("02.xor", "mse = total / len(X)", "mse = total", ["factor of N"]),
     ("02.xor", "mse.backward()", "pass", ["call backward() on the loss"]),
+    ("02.xor", ', V["b2"][0])', ', float(params["b2"][0]))', ["b2 entered the network as a plain number"]),
 ]
 
 

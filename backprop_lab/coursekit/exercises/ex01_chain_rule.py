@@ -22,6 +22,8 @@ SIG_TANH = diagnosis("01.sigmoid-with-tanh-rule", "sigmoid' computed with tanh's
 SIG_FORMULA = diagnosis("01.sigmoid-wrong-formula", "sigmoid' is not s * (1 - s) (a wrong sign or factor)")
 TANH_INPUT = diagnosis("01.tanh-uses-input", "tanh' written with the input instead of the output: 1 - x**2")
 TANH_SQUARE = diagnosis("01.tanh-not-squared", "tanh' written as 1 - tanh(x) (or sech x): the square is missing")
+TANH_SQUARE_INSIDE = diagnosis("01.tanh-square-inside", "tanh' written as 1 - tanh(z**2): the square is applied "
+                                                        "to z inside the tanh instead of to tanh(z)")
 
 # ----------------------------------------------------------------------------- 1.1 local derivatives
 
@@ -48,6 +50,8 @@ def _local_mutants(name, z):
                                      "is the OUTPUT; compute t first."),
             (TANH_SQUARE, 1 - t, "square the tanh: tanh'(z) = 1 - tanh(z)**2."),
             (TANH_SQUARE, (1 - t) ** 2, "square the tanh, not the difference: tanh'(z) = 1 - tanh(z)**2."),
+            (TANH_SQUARE_INSIDE, 1 - np.tanh(z ** 2), "you computed 1 - tanh(z**2): the square goes on the "
+                                                      "tanh, not on z inside it: tanh'(z) = 1 - np.tanh(z) ** 2."),
             (TANH_SQUARE, 1 / np.cosh(z), "1/cosh(z) is sech(z); the derivative of tanh is sech(z)**2 = "
                                           "1 - tanh(z)**2."),
             (RETURNS_F, t, f"{returns}: tanh'(z) = 1 - tanh(z)**2.")],
@@ -215,6 +219,8 @@ PRECEDENCE = diagnosis("01.numgrad-operator-precedence", "/ 2 * eps divides by 2
 SAME_POINT = diagnosis("01.numgrad-same-point", "f evaluated twice at the same point (x_plus = x does not copy x)")
 EARLY_STOP = diagnosis("01.numgrad-skips-entries", "the loop over the entries stops early (range(x.size - 1)?): "
                                                    "the last entries stay 0")
+HALF_STEP = diagnosis("01.numgrad-divides-by-eps", "the centered difference (f(x+eps) - f(x-eps)) is divided "
+                                                   "by eps instead of 2*eps: every entry is twice too large")
 ALL_COORDS = diagnosis("01.numgrad-all-coordinates", "every coordinate perturbed at once (f(x + eps)) instead "
                                                     "of one entry at a time")
 
@@ -243,7 +249,11 @@ def _numgrad_mutants(fname, x, eps):
 
     sided = ("this is a one-sided difference (f(x+eps) - f(x)) / eps, whose error shrinks only like eps; use the "
              "centered (f(x+eps) - f(x-eps)) / (2 eps): its error shrinks like eps**2.")
-    return [(ONE_SIDED, lambda: one_sided(1), sided), (ONE_SIDED, lambda: one_sided(-1), sided),
+    return [(HALF_STEP, lambda: 2 * numeric_gradient(f, x.copy(), eps=eps),
+             "every entry is twice the expected value: the centered difference (f(x+eps) - f(x-eps)) spans two "
+             "steps of eps, from x - eps to x + eps, so divide it by 2*eps, not by eps: "
+             "(f_plus - f_minus) / (2 * eps)."),
+            (ONE_SIDED, lambda: one_sided(1), sided), (ONE_SIDED, lambda: one_sided(-1), sided),
             (ONE_SIDED, lambda: one_sided(1) / 2, "f(x - eps) was evaluated at x: after x[i] = old + eps, set "
                                                   "x[i] = old - eps (not x[i] -= eps) before the second call."),
             (PRECEDENCE, lambda: numeric_gradient(f, x.copy(), eps=eps) * eps * eps,

@@ -46,9 +46,13 @@ POW_K = diagnosis("02.pow-exponent-not-lowered", "d(a**k)/da written as k * a**k
 POW_NO_K = diagnosis("02.pow-missing-k", "d(a**k)/da written without the factor k")
 EXP_INPUT = diagnosis("02.exp-uses-input", "exp's rule uses the input a instead of the output e**a")
 LOG_WRONG = diagnosis("02.log-wrong-derivative", "d(log a)/da is not 1/a (log a, or -1/a**2)")
+LOG_MUL = diagnosis("02.log-multiplies", "d(log a)/da written as a (out.grad * self.data) instead of 1/a "
+                                         "(out.grad / self.data)")
 LOG_OUT = diagnosis("02.log-divides-by-output", "d(log a)/da written as 1/out.data instead of 1/a")
 TANH_INPUT = diagnosis("02.tanh-uses-input", "tanh's rule uses the input a instead of the output t: 1 - a**2")
 TANH_SQUARE = diagnosis("02.tanh-not-squared", "tanh's rule written as 1 - t instead of 1 - t**2")
+TANH_PAREN = diagnosis("02.tanh-square-misplaced", "tanh's rule written as (1 - t)**2 instead of 1 - t**2: "
+                                                 "the square is on the difference instead of on t")
 TANH_SIGN = diagnosis("02.tanh-wrong-sign", "tanh's rule written as t**2 - 1 instead of 1 - t**2")
 TOPO_TWICE = diagnosis("02.topo-duplicates", "topological_order() lists a node more than once (no visited set)")
 TOPO_MISSING = diagnosis("02.topo-missing-nodes", "topological_order() misses nodes (no recursion into children)")
@@ -86,12 +90,17 @@ def _local_derivatives(op, x, k):
     if op == "log":
         return [1 / x], [([math.log(x)], LOG_WRONG, "d(log x)/dx = 1/x, not log x."),
                          ([-1 / x ** 2], LOG_WRONG, "d(log x)/dx = +1/x (that was the derivative of 1/x)."),
+                         ([x], LOG_MUL, "d(log a)/da = 1/a: the rule multiplied out.grad by a; divide by "
+                                        "it instead: self.grad += out.grad / self.data."),
                          ([1 / math.log(x)], LOG_OUT, "d(log a)/da = 1/a: divide by the input self.data, "
                                                       "not by the output out.data = log a.")]
     t = math.tanh(x)
     return [1 - t * t], [([1 - x * x], TANH_INPUT, "tanh'(x) = 1 - tanh(x)**2 = 1 - out.data**2: you used the "
                                                    "input x instead of the output t."),
                          ([1 - t], TANH_SQUARE, "square the output: tanh'(x) = 1 - t**2."),
+                         ([(1 - t) ** 2], TANH_PAREN, "the parentheses are misplaced: (1 - t)**2 squares the "
+                                                      "difference; tanh'(x) = 1 - t**2 squares only the output t: "
+                                                      "(1.0 - out.data ** 2)."),
                          ([t * t - 1], TANH_SIGN, "the sign is flipped: tanh'(x) = 1 - t**2 (always >= 0).")]
 
 

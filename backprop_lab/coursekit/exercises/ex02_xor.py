@@ -26,6 +26,8 @@ W1_COLUMNS = diagnosis("02.xor-weight-transposed", "W1 read by columns (W1[:, j]
 HIDDEN_SIZE = diagnosis("02.xor-wrong-hidden-size", "the number of hidden units H taken from the inputs (D)")
 OUT_TANH = diagnosis("02.xor-tanh-on-output", "a tanh on the output unit too: y_hat = W2 h + b2 has no activation")
 NO_BIAS = diagnosis("02.xor-missing-bias", "a bias (b1 or b2) is left out of the network")
+PLAIN_NUMBER = diagnosis("02.xor-param-not-in-graph", "a parameter (e.g. b2) enters the network as a plain number "
+                                                      "(float(...)) instead of its Value: its gradient stays 0")
 NO_BACKWARD = diagnosis("02.xor-no-backward", "the grads are read without calling backward() on the loss")
 
 
@@ -58,6 +60,12 @@ def xor_torch(params, X, y, act=torch.tanh, columns=False, units=None, out_act=N
     return loss.item(), {k: v.grad.numpy() for k, v in t.items()}
 
 
+def _zeroed(result, key):
+    """(loss, grads) with grads[key] set to 0: that parameter was not part of the graph."""
+    loss, grads = result
+    return loss, {k: np.zeros(np.shape(g)) if k == key else g for k, g in grads.items()}
+
+
 def _mutants(params, X, y):
     """(code, (loss, grads) or a callable giving them, sentence) for known slips."""
     H, D = np.shape(params["W1"])
@@ -72,6 +80,11 @@ def _mutants(params, X, y):
            (NO_BACKWARD, lambda: (xor_torch(params, X, y)[0], {k: np.zeros(np.shape(v)) for k, v in params.items()}),
             "every gradient is 0 although the loss is right: call backward() on the loss Value before reading "
             "the .grad of the parameter Values.")]
+    out += [(PLAIN_NUMBER, (lambda k=k: _zeroed(xor_torch(params, X, y), k)),
+             f"grads['{k}'] is 0 but every other gradient is right: {k} entered the network as a plain number "
+             f"(e.g. float(params['{k}'][...])) instead of its Value, so the graph never records it and backward() "
+             f"cannot reach it. Build the network from the Values (V['{k}'][...]), not from params.")
+            for k in params]
     if H == D:
         out.append((W1_COLUMNS, lambda: xor_torch(params, X, y, columns=True),
                     "W1 was read by columns: W1 is (H, D) in torch's layout, so hidden unit j uses the ROW W1[j] "
