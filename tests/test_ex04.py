@@ -149,3 +149,20 @@ def test_dropout_not_inverted_or_keep_probability():
     assert "divides them by (1 - p)" in _outcome(rep, "random p").message
     rep = report("04.dropout", edit(SOLUTION, "dropout", ("return (u >= p) / (1.0 - p)", "return (u < p) / (1.0 - p)")))
     assert "probability of DROPPING" in _outcome(rep, "random p").message
+
+
+def test_dropout_dropping_u_equal_to_p_is_caught_by_the_visible_check_and_named():
+    rep = report("04.dropout", edit(SOLUTION, "dropout", ("return (u >= p) / (1.0 - p)", "return (u > p) / (1.0 - p)")),
+                 seed=None, hidden=False)
+    assert failed(rep) == {"a unit with u exactly equal to p is kept (u >= p), fixed uniforms, p = 0.25"}
+    assert [o.code for o in rep.outcomes if o.status != "pass"] == ["04.dropout-drops-u-equal-p"]
+    assert "you wrote u > p" in rep.text()
+    rep = report("04.dropout", edit(SOLUTION, "dropout", ("return (u >= p) / (1.0 - p)", "return (u > p) / (1.0 - p)")))
+    assert "units with u exactly equal to p are kept (u >= p), random shapes and p" in failed(rep)
+
+
+def test_backward_loop_that_skips_the_first_layer_is_named():
+    rep = report("04.mlp", edit(SOLUTION, "mlp", ("range(len(inputs), 0, -1)", "range(len(inputs), 1, -1)")))
+    assert {o.code for o in rep.outcomes if o.status != "pass"} == {"04.mlp-first-layer-skipped"}
+    assert _outcome(rep, "scores on random").status == "pass"
+    assert "stops one layer early" in rep.text()

@@ -133,3 +133,13 @@ def test_known_bugs_are_diagnosed_the_same_way_in_the_sandbox():
         assert [(o.status, o.code) for o in rep.outcomes] == [(o.status, o.code) for o in local.outcomes], key
     assert reports["05.sgd_momentum"].earned == reports["05.sgd_momentum"].points - 2
     assert reports["05.schedules"].status == "pass"
+
+
+def test_adagrad_sum_not_accumulated_gets_its_own_code_and_other_lost_state_keeps_state_not_carried():
+    rep = report("05.adaptive", cells_with("adagrad_sum_reset"), seed=None, hidden=False)
+    assert {o.code for o in rep.outcomes if o.status != "pass"} == {"05.adagrad-sum-not-accumulated"}
+    assert "sum of squares is not accumulated" in rep.text()
+    rep = report("05.adaptive", cells_with("rmsprop_state_key_misspelt"), seed=None, hidden=False)
+    assert {o.code for o in rep.outcomes if o.status != "pass"} == {"05.state-not-carried"}
+    rep = report("05.sgd_momentum", cells_with("state_key_misspelt"), seed=None, hidden=False)
+    assert "05.state-not-carried" in {o.code for o in rep.outcomes if o.status != "pass"}

@@ -41,6 +41,13 @@ BUGS = [
         code="raised-exception", category="dropout"),
     Bug("two_layers_only", MLP, "mlp", [("n_layers = len(params) // 2", "n_layers = 2")],
         code="04.mlp-fixed-depth", category="depth"),
+    Bug("backward_loop_stops_at_layer_2", MLP, "mlp",
+        [("for i in range(len(inputs), 0, -1):", "for i in range(len(inputs), 1, -1):")],
+        code="04.mlp-first-layer-skipped", category="off-by-one"),
+    Bug("first_layer_grads_left_zero", MLP, "mlp",
+        [("    grads = {}\n", "    grads = {k: np.zeros_like(v) for k, v in params.items()}\n"),
+         ("for i in range(len(inputs), 0, -1):", "for i in range(len(inputs), 1, -1):")],
+        code="04.mlp-first-layer-skipped", category="off-by-one"),
     Bug("da_weight_transposed", MLP, "mlp", [('da = dz @ params[f"W{i}"]', 'da = dz @ params[f"W{i}"].T')],
         code="04.mlp-shape-mismatch", category="transpose"),
     # ------------------------------------------------------------------ 4.2 SGD
@@ -116,6 +123,8 @@ BUGS = [
         code="04.dropout-scaled-by-p", category="dropout"),
     Bug("scaled_by_multiplying", DROP, "dropout", [(MASK, "return (u >= p) * (1.0 - p)")],
         code="04.dropout-multiplied", category="dropout"),
+    Bug("drops_u_equal_to_p", DROP, "dropout", [(MASK, "return np.where(u <= p, 0.0, 1.0 / (1.0 - p))")],
+        code="04.dropout-drops-u-equal-p", category="boundary"),
     Bug("own_random_numbers", DROP, "dropout", [(MASK, "return (np.random.rand(*u.shape) >= p) / (1.0 - p)")],
         code="04.dropout-ignores-u", category="dropout"),
 ]

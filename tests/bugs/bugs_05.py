@@ -72,6 +72,13 @@ BUGS = [
         code="05.weight-decay-ignored", category="weight decay"),
     Bug("adagrad_sum_reset", "05.adaptive", "adaptive",
         (('total = state.get("sum", np.zeros_like(p)) + d * d', 'total = d * d'),),
+        code="05.adagrad-sum-not-accumulated", category="state"),
+    Bug("adagrad_sum_overwritten", "05.adaptive", "adaptive",
+        (('total = state.get("sum", np.zeros_like(p)) + d * d', 'total = state.get("sum", np.zeros_like(p))\n'
+                                                                 '    total = d ** 2'),),
+        code="05.adagrad-sum-not-accumulated", category="state"),
+    Bug("rmsprop_state_key_misspelt", "05.adaptive", "adaptive",
+        (('state.get("square_avg", np.zeros_like(p))', 'state.get("avg", np.zeros_like(p))'),),
         code="05.state-not-carried", category="state"),
     # ---------------------------------------------------------------- 5.3 Adam
     Bug("adam_no_bias_correction", "05.adam", "adam",

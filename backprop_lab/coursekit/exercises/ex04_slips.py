@@ -46,7 +46,11 @@ DROP_BY_P = diagnosis("04.dropout-scaled-by-p", "kept units divided by p instead
 DROP_OWN_RANDOM = diagnosis("04.dropout-ignores-u", "the mask is drawn from new random numbers instead of the u given")
 MLP_SHAPES = diagnosis("04.mlp-shape-mismatch", "a matrix product of the MLP's backward pass has its factors in the "
                                                 "wrong order or transposed (shapes do not match)")
+FIRST_LAYER = diagnosis("04.mlp-first-layer-skipped", "the backward loop stops one layer early: every layer's "
+                                                     "gradient is right but the first layer's (W1, b1) is missing")
 DROP_TIMES = diagnosis("04.dropout-multiplied", "kept units multiplied by (1 - p) instead of divided")
+DROP_BOUNDARY = diagnosis("04.dropout-drops-u-equal-p", "a unit whose u is exactly p is dropped (u > p instead of "
+                                                        "u >= p)")
 
 
 def mlp_variant(params, x, dout, masks=None, mask_forward=True, mask_backward=True, zero_passes=False, depth=None):
@@ -91,6 +95,26 @@ def mlp_mutants(params, x, dout, masks):
                     f"only the first two layers were used, but params has {len(params) // 2}: loop over "
                     "range(1, len(params) // 2 + 1) layers, with a ReLU after every layer but the last."))
     return out
+
+
+def first_layer_skipped(got, ref, keys):
+    """(code, sentence) when the dict `got` has every gradient in `keys` right except layer 1's, which is
+    missing or zero (a backward loop that stops one layer early); None otherwise."""
+    first = [k for k in keys if k in ("W1", "b1")]
+    rest = [k for k in keys if k not in first]
+    if not (isinstance(got, dict) and first and rest) or not all(np.any(ref[k]) for k in first):
+        return None
+    try:
+        if not all(k not in got or not np.any(np.asarray(got[k], dtype=float)) for k in first):
+            return None
+        if not all(k in got and np.shape(got[k]) == np.shape(ref[k]) and np.allclose(got[k], ref[k], rtol=1e-7,
+                                                                                   atol=1e-10) for k in rest):
+            return None
+    except (TypeError, ValueError):
+        return None
+    return FIRST_LAYER, ("every gradient is right except the first layer's (W1, b1), which is missing: the backward "
+                         "loop stops one layer early. Run it down to layer 1, range(n_layers, 0, -1), and skip only "
+                         "the da of the input (i > 1).")
 
 
 def sgd_run(params, steps, mu, wd, kind="torch"):
@@ -174,4 +198,8 @@ def dropout_mutants(u, p):
                                            "where u >= p, and divide by (1 - p)."),
                 (DROP_BY_P, keep / p, "divide the kept units by (1 - p), the probability of keeping them, not by p."),
                 (DROP_TIMES, keep * (1 - p), "DIVIDE the kept units by (1 - p) (inverted dropout); multiplying makes "
-                                             "the expected activation (1 - p)**2 instead of 1.")]
+                                             "the expected activation (1 - p)**2 instead of 1."),
+                (DROP_BOUNDARY, (u > p) / (1 - p), "a unit whose u is exactly p must be KEPT: the rule is u >= p "
+                                                   "(keep) and u < p (drop), so P(keep) = 1 - p; you wrote u > p."),
+                (DROP_BOUNDARY, (u > p) * 1.0, "a unit whose u is exactly p must be KEPT (u >= p, not u > p), and "
+                                               "the kept units are divided by (1 - p).")]

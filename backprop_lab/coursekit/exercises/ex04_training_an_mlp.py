@@ -34,6 +34,7 @@ from .ex04_slips import (
     SGD_SLIPS,
     WD_NOT_PASSED,
     dropout_mutants,
+    first_layer_skipped,
     l2_mutants,
     mlp_mutants,
     sgd_run,
@@ -110,7 +111,8 @@ def _mlp_check(part, visible=False, depths=(2,), ns=(None,), integer=False, p_dr
                 if keys:
                     res = _dict_results(got["grads"], rg, tg, "mlp_backward(...)", len(x), keys)
                     _hint(res, match_dict(got["grads"], keys, [(c, (lambda v=v: v()[1]), t) for c, v, t in slips
-                                                                if callable(v)]))
+                                                                if callable(v)]) or first_layer_skipped(got["grads"],
+                                                                                                        rg, keys))
                     results += res
                 if not all(results):  # one failing case says enough
                     return results
@@ -339,15 +341,30 @@ L2 = Exercise(key="04.l2_penalty", title="Exercise 4.4 · the L2 penalty",
 DROP_CODES = {code for code, _, _ in dropout_mutants(np.zeros(1), 0.5)}
 
 
-def _dropout_check(visible=False, p=None, with_torch=False):
+class _Uniforms(np.random.Generator):
+    """A generator whose random() hands back the uniforms `u` (so the reference draws exactly them)."""
+    def __init__(self, u):
+        super().__init__(np.random.PCG64(0))
+        self.u = u
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        return np.array(self.u, dtype=dtype)
+
+
+def _dropout_check(visible=False, p=None, with_torch=False, at_p=False):
+    """at_p: some uniforms are exactly p (the rule keeps a unit where u >= p, so those are kept)."""
     def run(runner, rng):
         shape = (4, 5) if visible else (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
         p_drop = p if p is not None else (0.5 if visible else float(rng.uniform(0.1, 0.8)))
         seed = int(rng.integers(2**31))
         u = np.random.default_rng(seed).random(shape)  # the uniforms the reference draws from this seed
+        gen = np.random.default_rng(seed)
+        if at_p:  # a few units (at least one) sit exactly on the boundary u == p
+            u.flat[rng.choice(u.size, size=max(1, u.size // 4), replace=False)] = p_drop
+            gen = _Uniforms(u)
         got = runner.call("call", func="dropout_mask", args=[u, p_drop])
         from backprop_lab.functional import dropout_forward
-        mask = dropout_forward(np.ones(shape), p_drop, True, np.random.default_rng(seed))[1]
+        mask = dropout_forward(np.ones(shape), p_drop, True, gen)[1]
         results = [check_close(got, np.ones(shape) if mask is None else mask, name=f"dropout_mask(u, p={p_drop:.3g})")]
         _hint(results, matching(got, dropout_mutants(u, p_drop)))
         values = np.unique(np.asarray(got, dtype=float)) if np.shape(got) == shape else None
@@ -371,11 +388,15 @@ def _dropout_check(visible=False, p=None, with_torch=False):
 
 DROPOUT = Exercise(key="04.dropout", title="Exercise 4.5 · an inverted-dropout mask",
                    functions=("dropout_mask",), where="the cell under 'Exercise 4.5'", checks=[
-        Check("mask for fixed uniforms, p = 0.5", 0.5, _dropout_check(True), True),
+        Check("mask for fixed uniforms, p = 0.5", 0.25, _dropout_check(True), True),
         Check("mask for fixed uniforms, p = 0.2", 0.25, _dropout_check(True, p=0.2), True),
+        Check("a unit with u exactly equal to p is kept (u >= p), fixed uniforms, p = 0.25", 0.25,
+              _dropout_check(True, p=0.25, at_p=True), True),
         Check("p = 0 keeps every unit (a mask of ones), fixed uniforms", 0.25, _dropout_check(True, p=0.0), True),
-        Check("random p and shapes, compared with the reference and torch's dropout", 0.75,
+        Check("random p and shapes, compared with the reference and torch's dropout", 0.5,
               _dropout_check(with_torch=True)),
+        Check("units with u exactly equal to p are kept (u >= p), random shapes and p", 0.25,
+              _dropout_check(at_p=True)),
         Check("p = 0 keeps every unit (a mask of ones)", 0.25, _dropout_check(p=0.0)),
 ])
 

@@ -38,7 +38,7 @@ def _sgd(kind):
 def _adagrad(kind):
     def step(p, g, state, lr, eps=1e-10, weight_decay=0.0):
         g = g if kind == "no_wd" else g + weight_decay * p
-        s = state.get("sum", 0.0) + g * g
+        s = (0.0 if kind == "no_sum" else state.get("sum", 0.0)) + g * g
         denom = np.sqrt(s + eps) if kind == "eps_inside" else np.sqrt(s) + eps
         return p - lr * g / denom, {"sum": s}
     return step
@@ -118,6 +118,11 @@ BUGS = {
              "your buffer is an exponential average, buf = μ·buf + (1 − μ)·g (torch's `dampening`); torch's "
              "default sums: buf = μ·buf + g, so a constant gradient builds up a step 1/(1 − μ) times larger.")],
     "adagrad": [(_adagrad("eps_inside"), EPS_INSIDE, "eps goes outside the square root: d / (sqrt(sum) + eps)."),
+                (_adagrad("no_sum"), code("05.adagrad-sum-not-accumulated", "Adagrad's sum of squares holds only "
+                                          "this step's d² (sum = d², not sum += d²)"),
+                 "Adagrad's sum of squares is not accumulated: state['sum'] holds only this step's d², so every "
+                 "step is about lr·sign(d). Add d² to the previous sum, sum = state['sum'] + d·d (read it under "
+                 "the key 'sum', the one you return)."),
                 (_adagrad("no_wd"), NO_WD, "weight_decay was ignored: use d = g + weight_decay·p in place of g.")],
     "rmsprop": [(_rmsprop("bias"), code("05.rmsprop-bias-correction", "RMSprop with Adam's bias correction "
                                         "(torch's RMSprop has none)"),

@@ -68,7 +68,9 @@ BN_CODES = {k: code(f"06.bn-{k}", meaning) for k, meaning in {
     "dx-missing-variance-term": "dx lacks the term that flows through the batch variance",
     "dx-missing-mean-term": "dx lacks the term that flows through the batch mean",
     "dx-missing-gamma": "dx lacks the factor gamma",
-    "dgamma-missing-xhat": "dgamma sums dout without multiplying by xhat"}.items()}
+    "dgamma-missing-xhat": "dgamma sums dout without multiplying by xhat",
+    "stats-wrong-axis": "the batch mean and variance are taken over the wrong axis (per example, or over the "
+                        "whole array) instead of per feature over the batch (axis 0)"}.items()}
 TRAINING_DX = "dx = inv_std / N * (N*dxhat - sum(dxhat) - xhat*sum(dxhat*xhat)), with dxhat = dout*gamma."
 
 
@@ -78,6 +80,26 @@ def _bn_dx(dout, gamma, xhat, inv):
     return inv / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
 
 
+def _wrong_axis(x, gamma, dout, eps):
+    """[(out, dx, dgamma, sentence)] of a forward pass whose statistics are taken per example (axis 1) or over
+    the whole array; dx and dgamma both from the solution's backward fed that forward's cache and from a
+    backward that sums over the same wrong axis."""
+    per_feature = "the statistics of batch norm are per feature, over the batch: mean = x.mean(axis=0), " \
+                  "var = x.var(axis=0), each of shape (D,), and the backward pass sums over axis 0 too."
+    out = []
+    for axis, what in ((1, "you took the mean and variance of each example over its features (axis=1), which "
+                           "is layer norm; "), (None, "you took one mean and variance over the whole array (no "
+                                                      "axis); ")):
+        mu, var = x.mean(axis=axis, keepdims=True), x.var(axis=axis, keepdims=True)
+        inv = 1 / np.sqrt(var + eps)
+        xhat, g = (x - mu) * inv, dout * gamma
+        n = x.shape[1] if axis == 1 else x.size
+        dxs = [inv / len(x) * (len(x) * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0)),
+               inv / n * (n * g - g.sum(axis=axis, keepdims=True) - xhat * (g * xhat).sum(axis=axis, keepdims=True))]
+        out.append((gamma * xhat, dxs, (dout * xhat).sum(axis=0), what + per_feature))
+    return out
+
+
 def _bn_known(x, gamma, beta, dout, eps):
     """Known wrong answers for out, dx, dgamma, dbeta: (value, code, sentence), what a learner who made
     that slip returns."""
@@ -85,11 +107,13 @@ def _bn_known(x, gamma, beta, dout, eps):
     inv, xhat = 1 / np.sqrt(var + eps), (x - mu) / np.sqrt(var + eps)
     g = dout * gamma
     c = BN_CODES
+    axes = _wrong_axis(x, gamma, dout, eps)
     return {
         "out": [(gamma * (x - mu) / np.sqrt(x.var(axis=0, ddof=1) + eps) + beta, c["unbiased-variance"],
                  "you normalized with the unbiased variance (ddof=1); batchnorm divides by N, the biased one."),
                 (gamma * (x - mu) / (np.sqrt(var) + eps) + beta, c["eps-outside-sqrt"],
-                 "eps belongs inside the square root: xhat = (x - mean) / sqrt(var + eps).")],
+                 "eps belongs inside the square root: xhat = (x - mean) / sqrt(var + eps).")]
+               + [(o + beta, c["stats-wrong-axis"], t) for o, _, _, t in axes],
         "x": [(g * inv, c["dx-stats-as-constants"], "you treated the batch mean and variance as constants. In "
                "training mode both depend on every x of the batch: " + TRAINING_DX),
               (inv * (g - g.mean(axis=0)), c["dx-missing-variance-term"],
@@ -100,9 +124,10 @@ def _bn_known(x, gamma, beta, dout, eps):
                "gamma is missing from dx: dxhat = dout * gamma."),
               (_bn_dx(dout, gamma, xhat, 1 / np.sqrt(var)), c["backward-without-eps"],
                "the backward pass divides by sqrt(var) without eps; use the same inv_std = 1/sqrt(var + eps) as the "
-               "forward pass (keep it in the cache).")],
+               "forward pass (keep it in the cache).")]
+             + [(dx, c["stats-wrong-axis"], t) for _, dxs, _, t in axes for dx in dxs],
         "gamma": [(dout.sum(axis=0), c["dgamma-missing-xhat"], "dgamma = sum over N of dout * xhat (you summed dout "
-                   "alone).")],
+                   "alone).")] + [(dg, c["stats-wrong-axis"], t) for _, _, dg, t in axes],
         "beta": [],
     }
 
