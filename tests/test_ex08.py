@@ -28,10 +28,12 @@ def test_reference_earns_full_points_in_the_sandbox_quickly():
 
 # ------------------------------------------------------------------------------------- bugs
 FIXED = "on the fixed batch"
-SCORES = "scores on a fixed batch (N, C, H, W) = (3, 1, 8, 8), C1 = 4, C2 = 6, K = 10"
+SCORES = ("scores on a fixed batch (N, C, H, W) = (3, 1, 8, 8), C1 = 4, C2 = 6, K = 10, its last image blank and "
+          "b1[0] = 0")
 LIN, CONV2, CONV1 = (f"dW3 and db3 (the linear layer) {FIXED}", f"dW2 and db2 (the second convolution) {FIXED}",
-                     f"dW1 and db1 (the first convolution) {FIXED}")
-HIDDEN_CNN = {"scores and every gradient on random batches and channel counts",
+                     f"dW1 and db1 (the first convolution) {FIXED} (some pre-activations exactly 0)")
+RANDOM_CNN = "scores and every gradient on random batches and channel counts (a blank image, b1[0] = 0)"
+HIDDEN_CNN = {RANDOM_CNN,
               "real digits with exact ties in the max-pools, against nn.models.CNN",
               "odd and non-square images (pooling drops the last row or column)",
               "scores and every gradient on a fixed odd, non-square batch (N, C, H, W) = (2, 1, 9, 12)"}
@@ -58,12 +60,18 @@ BUGS = [
      {LIN} | HIDDEN_CNN, ["dW3 is transposed"]),
     ("db3_not_summed", "08.cnn", "cnn", [('"b3": dscores.sum(axis=0)', '"b3": dscores')],
      {LIN} | HIDDEN_CNN, ["db3 has an extra batch axis"]),
+    ("first_relu_mask_at_zero", "08.cnn", "cnn",
+     [("maxpool_backward(dp1, pool1) * (c1 > 0)", "maxpool_backward(dp1, pool1) * (c1 >= 0)")],
+     {CONV1, RANDOM_CNN}, ["relu'(0) is 0", "(c > 0), not (c >= 0)"]),
     ("shift_wrong_direction", "08.augment", "augment",
      [("m - dy:m - dy + H, m - dx:m - dx + W", "m + dy:m + dy + H, m + dx:m + dx + W")],
      {SHIFT_FIXED, SHIFT_RANDOM} | RECIPE, ["moved the wrong way"]),
     ("shift_wraps_around", "08.augment", "augment",
      [("out[n] = xp[n, :, m - dy:m - dy + H, m - dx:m - dx + W]", "out[n] = np.roll(x[n], (dy, dx), axis=(1, 2))")],
      {SHIFT_FIXED, SHIFT_RANDOM, VALID} | RECIPE, ["np.roll", "not a zero-filled shift"]),
+    ("shift_frame_one_pixel", "08.augment", "augment",
+     [("m = int(np.max(np.abs(shifts), initial=0))", "m = 1")],  # seeds 0 and 1 draw max_shift = 1 for the recipe
+     {SHIFT_FIXED, SHIFT_RANDOM, VALID}, ["as wide as the largest |offset|"]),
     ("integers_upper_bound_excluded", "08.augment", "augment",
      [("rng.integers(-max_shift, max_shift + 1, size=(int(", "rng.integers(-max_shift, max_shift, size=(int(")],
      {VALID} | RECIPE, ["excludes high", "EXCLUDES high"]),
@@ -76,6 +84,8 @@ BUGS = [
     ("augment_changes_x_in_place", "08.augment", "augment",
      [("    return shift_images(x, shifts)\n", "    x[...] = shift_images(x, shifts)\n    return x\n")],
      {VALID} | RECIPE, ["changed its input x in place"]),
+    ("accuracy_argmax_over_the_batch", "08.metrics", "metrics",
+     [("scores.argmax(axis=1)", "scores.argmax(axis=0)")], ACCURACY, ["argmax(axis=0) runs over the batch axis"]),
     ("confusion_transposed", "08.metrics", "metrics",
      [("np.add.at(cm, (y_true, y_pred), 1)", "np.add.at(cm, (y_pred, y_true), 1)")],
      CONFUSION, ["rows and columns are swapped"]),
@@ -98,3 +108,9 @@ def test_each_bug_loses_exactly_its_checks(bug, seed):
 def test_bugs_in_the_sandbox_get_the_same_verdicts():
     assert_bugs_lose_exactly_in_the_sandbox(SOLUTION, [b for b in BUGS if b[0] in (
         "relu_not_masked_in_backward", "draws_in_another_order", "confusion_transposed")])
+
+
+def test_bugs_named_from_a_second_call_in_the_sandbox():
+    """The shift's narrow frame is named by calling shift_images again; accuracy's axis by numpy's message."""
+    assert_bugs_lose_exactly_in_the_sandbox(SOLUTION, [b for b in BUGS if b[0] in (
+        "shift_frame_one_pixel", "accuracy_argmax_over_the_batch", "first_relu_mask_at_zero")], seed=0)

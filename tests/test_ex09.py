@@ -32,8 +32,10 @@ SATURATED = {"saturated outputs: fixed (N, D) = (2, 6) logits up to ±800",
              "saturated outputs: logits up to ±800, targets 0 or 1"}
 DLOGITS = {"dlogits on fixed (N, D) = (3, 5) logits", "loss and dlogits on random batches"} | SATURATED
 DECODER, ENCODER = ("decoder gradients dW4, db4, dW3, db3 on the fixed batch",
-                    "encoder gradients dW2, db2, dW1, db1 on the fixed batch")
-HIDDEN_AE = {"logits and every gradient on random sizes", "64-pixel digits, 64-32-2-32-64, against nn.Sequential"}
+                    "encoder gradients dW2, db2, dW1, db1 on the fixed batch (some pre-activations exactly 0)")
+RANDOM_AE = "logits and every gradient on random sizes (a blank image, b1[0] = 0)"
+HIDDEN_AE = {RANDOM_AE, "64-pixel digits, 64-32-2-32-64, against nn.Sequential"}
+LOSS = {"loss on fixed (N, D) = (3, 5) logits"} | DLOGITS
 STABLE = ("    e = np.exp(-np.abs(logits))                  # in (0, 1]: no overflow at any logit\n"
           "    s = np.where(logits >= 0, 1.0, e) / (1 + e)  # sigmoid(logits)\n")
 
@@ -45,6 +47,14 @@ BUGS = [
      DLOGITS, ["too large by a factor of D", "divide by z.size"]),
     ("unstable_sigmoid", "09.loss", "loss", [(STABLE, "    s = np.exp(logits) / (1 + np.exp(logits))\n")],
      SATURATED, ["np.exp(z) overflows", "np.exp(-np.abs(z))"]),
+    ("naive_sigmoid", "09.loss", "loss", [(STABLE, "    s = 1 / (1 + np.exp(-logits))\n")],
+     SATURATED, ["not numerically stable", "np.exp(-np.abs(z))"]),
+    ("stable_sigmoid_branches_swapped", "09.loss", "loss",
+     [("np.where(logits >= 0, 1.0, e)", "np.where(logits >= 0, e, 1.0)")], LOSS, ["sigmoid(-z) = 1 - s"]),
+    ("encoder_mask_at_zero", "09.autoencoder", "autoencoder",
+     [('(dcode @ p["W2"]) * (a1 > 0)', '(dcode @ p["W2"]) * (a1 >= 0)')], {ENCODER, RANDOM_AE}, ["relu'(0) is 0"]),
+    ("db4_summed_over_the_pixels", "09.autoencoder", "autoencoder",
+     [('"b4": dlogits.sum(axis=0)', '"b4": dlogits.sum(axis=1)')], {DECODER} | HIDDEN_AE, ["summed over axis=1"]),
     ("relu_not_masked_in_backward", "09.autoencoder", "autoencoder",
      [('(dlogits @ p["W4"]) * (a3 > 0)', '(dlogits @ p["W4"])'), ('(dcode @ p["W2"]) * (a1 > 0)', '(dcode @ p["W2"])')],
      {DECODER, ENCODER} | HIDDEN_AE, ["through the decoder's ReLU unmasked", "both ReLUs unmasked"]),
@@ -66,3 +76,10 @@ def test_each_bug_loses_exactly_its_checks(bug, seed):
 def test_bugs_in_the_sandbox_get_the_same_verdicts():
     assert_bugs_lose_exactly_in_the_sandbox(
         SOLUTION, [b for b in BUGS if b[0] in ("no_sigmoid_derivative", "relu_not_masked_in_backward")])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_the_strict_probe_names_a_naive_sigmoid_in_the_sandbox():
+    """probes_09.call_strict turns the overflow into an error in the grading child too."""
+    assert_bugs_lose_exactly_in_the_sandbox(
+        SOLUTION, [b for b in BUGS if b[0] in ("naive_sigmoid", "encoder_mask_at_zero")])

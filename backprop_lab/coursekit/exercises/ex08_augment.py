@@ -9,6 +9,7 @@ import numpy as np
 
 from backprop_lab.gradcheck import CheckResult
 
+from ..checking.core import CheckTimeout, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.diagnoses import register as code
 from ._common import close, compare
 from ._common import size as _size
@@ -17,6 +18,8 @@ SHIFT = {k: code(f"08.{k}", meaning) for k, meaning in {
     "shift-wrong-direction": "the images move the wrong way (up for a positive dy, left for a positive dx)",
     "shift-wraps-around": "pixels that leave one side come back on the other (np.roll) instead of zeros",
     "shift-axes-swapped": "dy and dx are swapped (rows moved by dx, columns by dy)",
+    "shift-frame-too-narrow": "shift_images works for shifts of one pixel but fails on larger ones: the zero frame "
+                              "(padding) is narrower than the largest shift",
     "augment-in-place": "augment (or shift_images) changes its input x in place",
     "augment-integers-high-excluded": "the offsets never reach +max_shift: rng.integers excludes its upper bound",
     "augment-draw-order": "the random draws are not the recipe's (chosen first, then one call for the offsets)",
@@ -59,6 +62,35 @@ def _shift_hint(res, got, x, shifts):
     return res
 
 
+def _narrow_frame(runner, exc, x, shifts, retry=False):
+    """`shift_images` raised `exc` on `shifts` (with `retry`: `augment` raised `exc`, and `shift_images` is
+    tried on `shifts` first): if it is right on the same images with every offset clipped to [-1, 1], the
+    zero frame is too narrow for the larger ones; raise `exc` again, naming that."""
+    if isinstance(exc, (NotAttempted, CheckTimeout, ForbiddenUse)):
+        return
+    small = np.clip(shifts, -1, 1)
+    if np.array_equal(small, shifts):
+        return
+    if retry:
+        try:
+            runner.call("call", func="shift_images", args=[x, shifts])
+            return
+        except StudentCodeError:
+            pass
+    try:
+        ok = close(runner.call("call", func="shift_images", args=[x, small]), _shift_reference(x, small), 0)
+    except StudentCodeError:
+        ok = False
+    if ok:
+        top = int(np.max(np.abs(shifts)))
+        raise StudentCodeError(
+            f"{exc.message} ({'in shift_images: ' if retry else ''}shift_images is right when every offset is -1, "
+            f"0 or 1, but fails on offsets up to "
+            f"{top}: pad with a zero frame as wide as the largest |offset|, m = max |dy|, |dx| ({top} here), or the "
+            "crop xp[n, :, m - dy:m - dy + H, m - dx:m - dx + W] runs off the padded image.)",
+            exc.student_traceback, SHIFT["shift-frame-too-narrow"]) from None
+
+
 def shift_check(fixed):
     def run(runner, rng):
         if fixed:
@@ -70,7 +102,11 @@ def shift_check(fixed):
             shifts = rng.integers(-3, 4, size=(N, 2))
             shifts[0] = (x.shape[2], -1)  # a shift by the whole height leaves nothing
             shifts[1] = (-x.shape[2], 0)  # and the other way: the largest offset, negative
-        got = runner.call("call", func="shift_images", args=[x, shifts])
+        try:
+            got = runner.call("call", func="shift_images", args=[x, shifts])
+        except StudentCodeError as exc:
+            _narrow_frame(runner, exc, x, shifts)
+            raise
         return _shift_hint(compare(got, "shift_images(x, shifts)", _shift_reference(x, shifts), _torch_shift(x, shifts),
                                    tol=0.0), got, x, shifts)
     return run
@@ -128,7 +164,11 @@ def augment_exact(case):
         expected, shifts = _recipe(x, seed, p, max_shift)
         call = lambda: runner.call("augment_with_seed", func="augment", x=x, seed=seed,
                                    kwargs={"p": p, "max_shift": max_shift})
-        got = call()
+        try:
+            got = call()
+        except StudentCodeError as exc:
+            _narrow_frame(runner, exc, x, shifts, retry=True)
+            raise
         name = f"augment(x, rng, p={p}, max_shift={max_shift})"
         res = compare(got["out"], name, expected, _torch_shift(x, shifts), tol=0.0)
         if not np.array_equal(got["x_after"], x):
@@ -154,8 +194,12 @@ def augment_valid(runner, rng):
     """Properties any correct augmentation has, whatever order it draws in."""
     N, p, m = 500, 0.5, 2
     x = rng.uniform(0.1, 1.0, (N, 1, 6, 6))
-    got = runner.call("augment_with_seed", func="augment", x=x, seed=int(rng.integers(2**31)),
-                      kwargs={"p": p, "max_shift": m})
+    try:
+        got = runner.call("augment_with_seed", func="augment", x=x, seed=int(rng.integers(2**31)),
+                          kwargs={"p": p, "max_shift": m})
+    except StudentCodeError as exc:
+        _narrow_frame(runner, exc, x, np.tile([[m, -m], [-m, m], [0, 0]], (N // 3 + 1, 1))[:N], retry=True)
+        raise
     out = np.asarray(got["out"], dtype=float) if np.shape(got["out"]) == x.shape else None
     name, problem, key = f"augment on {N} images, p = {p}, max_shift = {m}", None, None
     found = None if out is None else _identify(out, x, m)

@@ -2,7 +2,9 @@
 
 8.1 compares the learner's `cnn_forward` / `cnn_backward` (conv-relu-pool-conv-relu-pool-linear)
 with the `backprop_lab.functional` layers chained by hand, with `nn.models.CNN` holding the same
-weights (on real digits), and with torch autograd: scores and every parameter gradient.
+weights (on real digits), and with torch autograd: scores and every parameter gradient. The fixed and the
+random batches have a blank image and b1[0] = 0, so that some first-layer pre-activations are exactly 0 and
+relu'(0) = 0 is graded.
 8.2 checks `shift_images` and `augment` exactly against `data.shift` / `train.shift_some` and a
 torch pad-and-crop twin, and separately checks that `augment` is a valid augmentation at all.
 8.3 checks `accuracy` and `confusion_matrix` exactly. Letters: N batch, C channels, H/W image size,
@@ -15,7 +17,7 @@ import numpy as np
 from backprop_lab import functional as F
 from backprop_lab.gradcheck import CheckResult
 
-from ..checking.core import Check, Exercise
+from ..checking.core import Check, CheckTimeout, Exercise, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.diagnoses import register as code
 from ..checking.registry import register
 from ._common import compare, explain, module_grads, shape_of_another, torch_grads
@@ -41,7 +43,8 @@ def _params(rng, C, C1, C2, K, H, W):
 def _reference(params, x, dscores, flatten="C", masks=("step", "step"), relu=(True, True), bias3=True):
     """The network from the library's functional layers. The options give the results of classic bugs:
     `flatten="last"` (channels-last flatten), `masks` per ReLU on the way back ("step" = 1[c > 0], "none" =
-    unmasked, "values" = times the ReLU's output), `relu` per ReLU in the forward pass, `bias3=False`."""
+    unmasked, "values" = times the ReLU's output, "ge" = 1[c >= 0], relu'(0) = 1), `relu` per ReLU in the
+    forward pass, `bias3=False`."""
     p = params
     act = lambda c, on: F.relu_forward(c)[0] if on else c
     c1, k1 = F.conv2d_forward(x, p["W1"], p["b1"], 1, 1)
@@ -54,7 +57,8 @@ def _reference(params, x, dscores, flatten="C", masks=("step", "step"), relu=(Tr
     dflat, dW3, db3 = F.linear_backward(dscores, kl)
     dp2 = dflat.reshape(order.shape)
     dp2 = dp2 if flatten == "C" else dp2.transpose(0, 3, 1, 2)
-    back = {"step": lambda d, c: d * (c > 0), "none": lambda d, c: d, "values": lambda d, c: d * np.maximum(c, 0)}
+    back = {"step": lambda d, c: d * (c > 0), "none": lambda d, c: d, "values": lambda d, c: d * np.maximum(c, 0),
+            "ge": lambda d, c: d * (c >= 0)}
     dp1, dW2, db2 = F.conv2d_backward(back[masks[1]](F.maxpool2d_backward(dp2, kp2), c2), k2)
     _, dW1, db1 = F.conv2d_backward(back[masks[0]](F.maxpool2d_backward(dp1, kp1), c1), k1)
     return scores, dict(W1=dW1, b1=db1, W2=dW2, b2=db2, W3=dW3, b3=db3)
@@ -80,6 +84,9 @@ def _torch(params, x, dscores):
 
 MASK = ("this matches a backward pass that lets the gradient through {} unmasked. On the way back multiply by "
         "(pre-activation > 0): dc = dr * (c > 0), at both ReLUs.")
+AT_ZERO = ("this matches a ReLU mask written with >= 0: {} passes the gradient where its pre-activation is exactly 0 "
+           "(the blank image with b1[0] = 0 makes c1 exactly 0 in channel 0). relu'(0) is 0, in torch and in the "
+           "reference: multiply by (c > 0), not (c >= 0).")
 CNN_BUGS = [  # (options of _reference, code, meaning, sentence)
     ({"flatten": "last"}, "08.cnn-flatten-order", "the pooled maps are flattened channels-last",
      "this matches a flatten in (N, H', W', C2) order. Flatten the pooled maps (N, C2, H', W') with .reshape(N, -1) "
@@ -95,6 +102,10 @@ CNN_BUGS = [  # (options of _reference, code, meaning, sentence)
      "max(c1, 0); its derivative is the mask 1[c1 > 0]."),
     ({"masks": ("values", "values")}, "08.cnn-relu-mask", "", "you multiplied by the ReLUs' OUTPUTS, max(c, 0); "
      "their derivative is the mask 1[c > 0]."),
+    ({"masks": ("ge", "step")}, "08.cnn-relu-grad-at-zero", "a ReLU passes the gradient where its pre-activation "
+     "is exactly 0 (c >= 0 instead of c > 0): relu'(0) is 0", AT_ZERO.format("the first ReLU")),
+    ({"masks": ("step", "ge")}, "08.cnn-relu-grad-at-zero", "", AT_ZERO.format("the second ReLU")),
+    ({"masks": ("ge", "ge")}, "08.cnn-relu-grad-at-zero", "", AT_ZERO.format("each ReLU")),
     ({"relu": (False, True)}, "08.cnn-relu-missing", "a ReLU is missing from the forward pass",
      "the scores match a network without the first ReLU: apply max(c1, 0) before the first max-pool."),
     ({"relu": (True, False)}, "08.cnn-relu-missing", "", "the scores match a network without the second ReLU: "
@@ -111,7 +122,7 @@ MIXUP = code("08.cnn-layer-mixup", "a parameter's gradient has the shape of anot
 def _cnn(which, case):
     """Compare `which` ("scores" and parameter names) for the batch `case(rng)` describes."""
     def run(runner, rng):
-        N, C, H, W, C1, C2, K, digits = case(rng)
+        N, C, H, W, C1, C2, K, digits, *blank = case(rng)
         params = _params(rng, C, C1, C2, K, H, W)
         if digits:
             from backprop_lab.data import load_digits
@@ -120,6 +131,11 @@ def _cnn(which, case):
             params["b1"] = np.abs(params["b1"]) + 0.05  # background = b1 > 0 everywhere: exact ties
         else:
             x = rng.standard_normal((N, C, H, W))
+        if blank and blank[0]:  # c1 = 0 exactly in channel 0 of a blank image: where relu'(0) = 0 shows (in db1)
+            params["b1"][0] = 0.0  # the last image blank (one is added to a batch of 1)
+            if N == 1:
+                x, N = np.concatenate([x, np.zeros_like(x)]), 2
+            x[-1] = 0.0
         dscores = rng.standard_normal((N, K))
         ref_scores, ref = (_model_reference if digits else _reference)(params, x, dscores)
         t_scores, tor = _torch(params, x, dscores)
@@ -153,7 +169,7 @@ def _cnn(which, case):
     return run
 
 
-FIXED_CNN = lambda rng: (3, 1, 8, 8, 4, 6, 10, False)
+FIXED_CNN = lambda rng: (3, 1, 8, 8, 4, 6, 10, False, True)  # the last image blank and b1[0] = 0
 ALL_CNN = ("scores",) + PARAMS
 
 CNN = Exercise(
@@ -161,16 +177,18 @@ CNN = Exercise(
     title="Exercise 8.1 · the whole CNN, forward and backward",
     functions=("cnn_forward", "cnn_backward"),
     where="the cell under 'Exercise 8.1'",
-    checks=[Check("scores on a fixed batch (N, C, H, W) = (3, 1, 8, 8), C1 = 4, C2 = 6, K = 10", 1,
+    checks=[Check("scores on a fixed batch (N, C, H, W) = (3, 1, 8, 8), C1 = 4, C2 = 6, K = 10, its last image blank "
+                  "and b1[0] = 0", 1,
                   _cnn(("scores",), FIXED_CNN), True),
             Check("dW3 and db3 (the linear layer) on the fixed batch", 1, _cnn(("W3", "b3"), FIXED_CNN), True),
             Check("dW2 and db2 (the second convolution) on the fixed batch", 1, _cnn(("W2", "b2"), FIXED_CNN), True),
-            Check("dW1 and db1 (the first convolution) on the fixed batch", 1, _cnn(("W1", "b1"), FIXED_CNN), True),
+            Check("dW1 and db1 (the first convolution) on the fixed batch (some pre-activations exactly 0)", 1,
+                  _cnn(("W1", "b1"), FIXED_CNN), True),
             Check("scores and every gradient on a fixed odd, non-square batch (N, C, H, W) = (2, 1, 9, 12)", 0.5,
                   _cnn(ALL_CNN, lambda rng: (2, 1, 9, 12, 3, 4, 5, False)), True),
-            Check("scores and every gradient on random batches and channel counts", 1,
+            Check("scores and every gradient on random batches and channel counts (a blank image, b1[0] = 0)", 1,
                   _cnn(ALL_CNN, lambda r: (_size(r, 1, 5), _size(r, 1, 3), 8, 8, _size(r, 2, 5), _size(r, 2, 6),
-                                           _size(r, 2, 10), False))),
+                                           _size(r, 2, 10), False, True))),
             Check("real digits with exact ties in the max-pools, against nn.models.CNN", 1,
                   _cnn(ALL_CNN, lambda r: (_size(r, 2, 6), 1, 8, 8, _size(r, 2, 6), _size(r, 2, 8), 10, True))),
             Check("odd and non-square images (pooling drops the last row or column)", 0.5,
@@ -204,12 +222,25 @@ def _accuracy(case):
         labels[: N // 2] = scores[: N // 2].argmax(axis=1)  # about half right: not 0, not 1
         import torch
         t = float((torch.tensor(scores).argmax(1) == torch.tensor(labels)).double().mean())
-        got = runner.call("call", func="accuracy", args=[scores, labels])
+        axis0 = (f"scores.argmax(axis=0) runs over the batch axis: it gives one index per CLASS, shape ({K},), not one "
+                 f"prediction per example. Take the argmax over the classes of each row, scores.argmax(axis=1), shape "
+                 f"({N},), and compare that with the labels.")
+        try:
+            got = runner.call("call", func="accuracy", args=[scores, labels])
+        except (NotAttempted, CheckTimeout, ForbiddenUse):
+            raise
+        except StudentCodeError as exc:  # a (K,) vector against the (N,) labels: numpy names both shapes
+            if N == K or "broadcast" not in exc.message or f"({K},)" not in exc.message:
+                raise
+            raise StudentCodeError(f"{exc.message} ({axis0})", exc.student_traceback,
+                                   METRIC["accuracy-argmax-wrong-axis"]) from None
         res = compare(got, "accuracy(scores, labels)", np.mean(scores.argmax(axis=1) == labels), t)
-        return explain(res, got, t, [(t * N, METRIC["accuracy-count"], "this is the NUMBER of correct predictions; "
-                                      "divide by N for the fraction."),
-                                     (100 * t, METRIC["accuracy-percent"], "this is a percentage; return the fraction "
-                                      "in [0, 1].")])
+        known = [(t * N, METRIC["accuracy-count"], "this is the NUMBER of correct predictions; divide by N for the "
+                  "fraction."),
+                 (100 * t, METRIC["accuracy-percent"], "this is a percentage; return the fraction in [0, 1].")]
+        if N == K:  # then argmax(axis=0) has the labels' shape, and only its value shows it
+            known.append((np.mean(scores.argmax(axis=0) == labels), METRIC["accuracy-argmax-wrong-axis"], axis0))
+        return explain(res, got, t, known)
     return run
 
 
@@ -268,6 +299,8 @@ METRICS = Exercise(
 METRIC = {k: code(f"08.{k}", meaning) for k, meaning in {
     "accuracy-count": "accuracy returns the number of correct predictions instead of the fraction",
     "accuracy-percent": "accuracy returns a percentage instead of a fraction",
+    "accuracy-argmax-wrong-axis": "the argmax runs over the batch axis (axis 0), one index per class, instead of over "
+                                  "each row's classes (axis 1)",
     "confusion-transposed": "the confusion matrix has predicted classes in rows and true classes in columns",
     "confusion-buffered-add": "cm[y_true, y_pred] += 1 counts each repeated (true, predicted) pair only once",
     "confusion-size-from-data": "the confusion matrix is sized from the labels present, not from num_classes",

@@ -2,10 +2,13 @@
 pass of an encoder-decoder MLP.
 
 9.1 compares the learner's `sigmoid_mse_loss` with the library's sigmoid and mse_loss chained by hand
-and with torch (``mse_loss(sigmoid(z), x)``). 9.2 compares `autoencoder_forward` / `autoencoder_backward`
-(D -> Hd -> L -> Hd -> D, ReLU after the first and third linear layers, logits out) with the library's
-functional layers, with an `nn.Sequential` holding the same weights, and with torch autograd.
-Letters: N batch, D pixels, Hd hidden units, L code size.
+and with torch (``mse_loss(sigmoid(z), x)``); on logits of ±800 it runs through `probes_09.call_strict`,
+so an overflow in np.exp (a naive sigmoid: right numbers after a RuntimeWarning) is an error, as in
+notebook 03. 9.2 compares `autoencoder_forward` / `autoencoder_backward` (D -> Hd -> L -> Hd -> D, ReLU
+after the first and third linear layers, logits out) with the library's functional layers, with an
+`nn.Sequential` holding the same weights, and with torch autograd. The fixed and the random batches
+have a blank image and b1[0] = 0, so that some encoder pre-activations are exactly 0 and relu'(0) = 0
+is graded. Letters: N batch, D pixels, Hd hidden units, L code size.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import numpy as np
 
 from backprop_lab import functional as F
 
-from ..checking.core import Check, Exercise
+from ..checking.core import Check, CheckTimeout, Exercise, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.diagnoses import register as code
 from ..checking.registry import register
 from ._common import compare, explain, module_grads, shape_of_another, torch_grads
@@ -43,7 +46,10 @@ LOSS_CODES = {k: code(f"09.{k}", meaning) for k, meaning in {
     "loss-bce-gradient": "dlogits is binary cross-entropy's gradient (s − x)/(N·D), not the MSE's",
     "loss-sum-not-mean": "the loss is a sum over the pixels instead of a mean",
     "loss-without-sigmoid": "the loss compares the logits with the targets, without the sigmoid",
-    "sigmoid-overflow": "np.exp overflows at large logits and the sigmoid gives nan",
+    "sigmoid-overflow": "np.exp overflows at large logits (a naive sigmoid): nan, or a RuntimeWarning that the "
+                        "checker turns into an error",
+    "sigmoid-of-minus-z": "the sigmoid gives sigmoid(-z) = 1 - s: the stable sigmoid's two branches are swapped "
+                          "(or the sign of z is flipped)",
 }.items()}
 
 
@@ -68,12 +74,21 @@ def _loss_known(z, x):
          f"{size} pixels; take the mean (divide the loss and its gradient by N * D = {size})."),
         (np.mean((z - x) ** 2), 2 * (z - x) / size * s * (1 - s), c["loss-without-sigmoid"], "the loss compares the "
          "LOGITS with the targets; compare sigmoid(logits) with them: mean((sigmoid(z) - x) ** 2)."),
+        (np.mean((1 - s - x) ** 2), 2 * (1 - s - x) / size * s * (1 - s), c["sigmoid-of-minus-z"], "this matches a "
+         "sigmoid that gives sigmoid(-z) = 1 - s: the two branches of the stable sigmoid are swapped (or z's sign is "
+         "flipped). With e = np.exp(-np.abs(z)), the numerator is 1 where z >= 0 and e (= e^z) where z < 0: "
+         "s = np.where(z >= 0, 1.0, e) / (1 + e)."),
     ]
 
 
+STABLE = ("Compute the sigmoid from e = np.exp(-np.abs(z)), which is at most 1: s = 1 / (1 + e) where z >= 0 and "
+          "e / (1 + e) where z < 0 (np.where evaluates BOTH branches, so neither may call np.exp on a large z).")
 OVERFLOW = ("nan/inf where the logits are large: np.exp(z) overflows to inf beyond z = 709, and inf / inf is nan. "
-            "Compute the sigmoid from e = np.exp(-np.abs(z)), which is at most 1: s = 1 / (1 + e) where z >= 0 and "
-            "e / (1 + e) where z < 0.")
+            + STABLE)
+RAISED = ("sigmoid_mse_loss is not numerically stable: {error} at logits up to ±{top:g} (the checker turns numpy's "
+          "floating-point warnings into errors). np.exp(z) overflows to inf beyond |z| = 709: 1 / (1 + np.exp(-z)) "
+          "still gives the right 0 at z = -800, but only after an overflow and a RuntimeWarning (and "
+          "np.exp(z) / (1 + np.exp(z)) gives inf / inf = nan). " + STABLE)
 
 
 def _loss(which, make):
@@ -82,7 +97,17 @@ def _loss(which, make):
         import torch.nn.functional as tF
         loss, dz = _loss_reference(z, x)
         t_loss, t = torch_grads(lambda z, x: tF.mse_loss(z.sigmoid(), x), {"z": z, "x": x}, ["z"])
-        got = runner.call("call", func="sigmoid_mse_loss", args=[z, x])
+        strict = np.abs(z).max() > 700  # a large-logit check: an overflow in np.exp is an error there
+        try:
+            got = runner.call("call_strict" if strict else "call", func="sigmoid_mse_loss", args=[z, x])
+        except (NotAttempted, CheckTimeout, ForbiddenUse):
+            raise
+        except StudentCodeError as exc:
+            if "FloatingPointError" not in exc.message:
+                raise
+            raise StudentCodeError(RAISED.format(error=exc.message.removeprefix("your code raised "),
+                                                 top=np.abs(z).max()),
+                                   exc.student_traceback, LOSS_CODES["sigmoid-overflow"]) from None
         if not (isinstance(got, list) and len(got) == 2):
             return _malformed("sigmoid_mse_loss(...)", "sigmoid_mse_loss must return a pair (loss, dlogits); "
                               f"got {type(got).__name__}.")
@@ -141,11 +166,13 @@ def _params(rng, D, Hd, L):
             "W4": he(Hd, (D, Hd)), "b4": 0.1 * rng.standard_normal(D)}
 
 
-def _reference(p, x, dlogits, masks=("a1", "a3"), relu_code=False, mask_code=False, pre=False, no_bias=""):
+def _reference(p, x, dlogits, masks=("a1", "a3"), relu_code=False, mask_code=False, pre=False, no_bias="",
+               bias_axis=0):
     """The network by hand: (logits, grads). The options give the results of classic bugs: `masks` (the
-    pre-activations whose sign masks the encoder's and the decoder's ReLU; "" = unmasked), a ReLU on the
-    code (`relu_code`) or only its mask on the way back (`mask_code`), dW from the pre-activations
-    (`pre`), the bias `no_bias` left out of the forward pass."""
+    pre-activations whose sign masks the encoder's and the decoder's ReLU; "" = unmasked, "a1=" = a1 >= 0,
+    relu'(0) = 1), a ReLU on the code (`relu_code`) or only its mask on the way back (`mask_code`), dW from
+    the pre-activations (`pre`), the bias `no_bias` left out of the forward pass, the bias gradients summed
+    over `bias_axis` (1: over each example's features instead of over the batch)."""
     b = {k: np.zeros_like(v) if k == no_bias else v for k, v in p.items()}
     a1 = x @ p["W1"].T + b["b1"]
     h1 = np.maximum(a1, 0)
@@ -154,19 +181,25 @@ def _reference(p, x, dlogits, masks=("a1", "a3"), relu_code=False, mask_code=Fal
     a3 = c @ p["W3"].T + b["b3"]
     h2 = np.maximum(a3, 0)
     logits = h2 @ p["W4"].T + b["b4"]
-    mask = {"a1": a1 > 0, "a3": a3 > 0, "": 1.0}
-    g = {"W4": dlogits.T @ (a3 if pre else h2), "b4": dlogits.sum(axis=0)}
+    mask = {"a1": a1 > 0, "a3": a3 > 0, "a1=": a1 >= 0, "a3=": a3 >= 0, "": 1.0}
+    g = {"W4": dlogits.T @ (a3 if pre else h2), "b4": dlogits.sum(axis=bias_axis)}
     da3 = (dlogits @ p["W4"]) * mask[masks[1]]
-    g["W3"], g["b3"] = da3.T @ c, da3.sum(axis=0)
+    g["W3"], g["b3"] = da3.T @ c, da3.sum(axis=bias_axis)
     dcode = (da3 @ p["W3"]) * ((code > 0) if relu_code or mask_code else 1.0)
-    g["W2"], g["b2"] = dcode.T @ (a1 if pre else h1), dcode.sum(axis=0)
+    g["W2"], g["b2"] = dcode.T @ (a1 if pre else h1), dcode.sum(axis=bias_axis)
     da1 = (dcode @ p["W2"]) * mask[masks[0]]
-    g["W1"], g["b1"] = da1.T @ x, da1.sum(axis=0)
+    g["W1"], g["b1"] = da1.T @ x, da1.sum(axis=bias_axis)
     return logits, g
 
 
 MASK = ("this matches a backward pass that lets the gradient through {} unmasked. Multiply by (pre-activation > 0) "
         "on the way back, in the decoder AND in the encoder.")
+AT_ZERO = ("this matches a ReLU mask written with >= 0: {} passes the gradient where its pre-activation is exactly 0 "
+           "(the blank image with b1[0] = 0 makes a1 exactly 0). relu'(0) is 0, in torch and in the reference: "
+           "multiply by (a > 0), not (a >= 0).")
+BIAS_AXIS = ("d{name} is the upstream gradient summed over axis=1, over the features (for db4 the pixels) of each "
+             "example: one number per example, shape {got}. The bias is added to every row, so its gradient sums "
+             "over the batch, axis=0: one number per unit, shape {want}.")
 AE_BUGS = [  # (options of _reference, code, meaning, sentence)
     ({"masks": ("a1", "")}, "09.ae-relu-not-masked", "the gradient passes a ReLU unmasked",
      MASK.format("the decoder's ReLU")),
@@ -179,6 +212,10 @@ AE_BUGS = [  # (options of _reference, code, meaning, sentence)
      "the code layer has no activation: code = h1 @ W2.T + b2, which may be negative (any point of the plane)."),
     ({"mask_code": True}, "09.ae-mask-on-code", "the gradient is masked at the code, which has no ReLU",
      "the gradient crosses the code unmasked: the code layer has no ReLU, so dcode = da3 @ W3 as it is."),
+    ({"masks": ("a1=", "a3")}, "09.ae-relu-grad-at-zero", "a ReLU passes the gradient where its pre-activation is "
+     "exactly 0 (a >= 0 instead of a > 0): relu'(0) is 0", AT_ZERO.format("the encoder's ReLU")),
+    ({"masks": ("a1", "a3=")}, "09.ae-relu-grad-at-zero", "", AT_ZERO.format("the decoder's ReLU")),
+    ({"masks": ("a1=", "a3=")}, "09.ae-relu-grad-at-zero", "", AT_ZERO.format("each ReLU")),
     ({"pre": True}, "09.ae-dW-uses-pre-activation", "a weight gradient uses the layer input before the ReLU",
      "dW = dout.T @ (the layer's INPUT), and that input is the ReLU's output h, not its pre-activation a."),
 ] + [({"no_bias": k}, "09.ae-bias-missing", "a bias is left out of the forward pass",
@@ -186,6 +223,8 @@ AE_BUGS = [  # (options of _reference, code, meaning, sentence)
 for _, bug_code, meaning, _ in AE_BUGS:
     if meaning:
         code(bug_code, meaning)
+BIAS_AXIS_CODE = code("09.ae-bias-grad-wrong-axis", "a bias gradient is summed over the features (axis 1) instead "
+                      "of over the batch (axis 0)")
 MIXUP = code("09.ae-layer-mixup", "a parameter's gradient has the shape of another parameter (layers mixed up)")
 
 
@@ -208,7 +247,7 @@ def _torch(p, x, dlogits):
 
 def _autoencoder(which, case):
     def run(runner, rng):
-        N, D, Hd, L, digits = case(rng)
+        N, D, Hd, L, digits, *blank = case(rng)
         p = _params(rng, D, Hd, L)
         if digits:
             from backprop_lab.data import load_digits
@@ -216,6 +255,11 @@ def _autoencoder(which, case):
             x = X[rng.choice(len(X), N, replace=False)]
         else:
             x = rng.uniform(0.0, 1.0, (N, D))
+        if blank and blank[0]:  # a1[-1, 0] = 0 exactly: where relu'(0) = 0 shows (in db1)
+            p["b1"][0] = 0.0  # the last image blank (one is added to a batch of 1)
+            if N == 1:
+                x, N = np.concatenate([x, np.zeros_like(x)]), 2
+            x[-1] = 0.0
         dlogits = rng.standard_normal((N, D))
         ref_logits, ref = (_sequential_reference if digits else _reference)(p, x, dlogits)
         t_logits, tor = _torch(p, x, dlogits)
@@ -228,6 +272,7 @@ def _autoencoder(which, case):
                               f"keys {list(PARAMS)}; got {have}.")
         alts = [(_reference(p, x, dlogits, **options), bug_code, sentence)
                 for options, bug_code, _, sentence in AE_BUGS]
+        by_row = _reference(p, x, dlogits, bias_axis=1)[1]
         results = []
         for name in which:
             if name == "logits":
@@ -236,9 +281,12 @@ def _autoencoder(which, case):
                                        known))
                 continue
             known = [(a[1][name], bug_code, sentence) for a, bug_code, sentence in alts]
+            if name.startswith("b"):
+                known.append((by_row[name], BIAS_AXIS_CODE, BIAS_AXIS.format(
+                    name=name, got=by_row[name].shape, want=ref[name].shape)))
             res = explain(compare(grads[name], f"d{name}", ref[name], tor[name], batch_size=N), grads[name],
                           ref[name], known)
-            other = None if res.passed or res.code == "transposed" else shape_of_another(
+            other = None if res.passed or res.code in ("transposed", BIAS_AXIS_CODE) else shape_of_another(
                 name, grads[name], {k: v.shape for k, v in p.items()})
             if other:
                 res.code, res.diagnosis = MIXUP, (f"d{name} has the shape of {other}: it is {other}'s gradient. Check "
@@ -248,7 +296,7 @@ def _autoencoder(which, case):
     return run
 
 
-FIXED = lambda rng: (4, 6, 5, 2, False)
+FIXED = lambda rng: (4, 6, 5, 2, False, True)  # the last image blank and b1[0] = 0
 DECODER, ENCODER = ("W4", "b4", "W3", "b3"), ("W2", "b2", "W1", "b1")
 
 AUTOENCODER = Exercise(
@@ -256,13 +304,14 @@ AUTOENCODER = Exercise(
     title="Exercise 9.2 · backprop through the encoder and the decoder",
     functions=("autoencoder_forward", "autoencoder_backward"),
     where="the cell under 'Exercise 9.2'",
-    checks=[Check("logits on a fixed batch (N, D) = (4, 6), Hd = 5, L = 2", 0.5,
+    checks=[Check("logits on a fixed batch (N, D) = (4, 6), Hd = 5, L = 2, its last image blank and b1[0] = 0", 0.5,
                   _autoencoder(("logits",), FIXED), True),
             Check("decoder gradients dW4, db4, dW3, db3 on the fixed batch", 1, _autoencoder(DECODER, FIXED), True),
-            Check("encoder gradients dW2, db2, dW1, db1 on the fixed batch", 1, _autoencoder(ENCODER, FIXED), True),
-            Check("logits and every gradient on random sizes", 1,
+            Check("encoder gradients dW2, db2, dW1, db1 on the fixed batch (some pre-activations exactly 0)", 1,
+                  _autoencoder(ENCODER, FIXED), True),
+            Check("logits and every gradient on random sizes (a blank image, b1[0] = 0)", 1,
                   _autoencoder(("logits",) + PARAMS, lambda r: (_size(r, 1, 6), _size(r, 3, 9), _size(r, 2, 7),
-                                                                _size(r, 1, 3), False))),
+                                                                _size(r, 1, 3), False, True))),
             Check("64-pixel digits, 64-32-2-32-64, against nn.Sequential", 0.5,
                   _autoencoder(("logits",) + PARAMS, lambda r: (_size(r, 3, 8), 64, 32, 2, True)))],
 )
