@@ -20,7 +20,7 @@ from backprop_lab.gradcheck import CheckResult
 from ..checking.core import Check, CheckTimeout, Exercise, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.diagnoses import register as code
 from ..checking.registry import register
-from ._common import compare, explain, module_grads, shape_of_another, torch_grads
+from ._common import blank_last, compare, explain, module_grads, shape_of_another, torch_grads
 from ._common import malformed as _malformed
 from ._common import size as _size
 from .ex08_augment import augment_exact, augment_valid, digits_batch, shift_check
@@ -132,10 +132,8 @@ def _cnn(which, case):
         else:
             x = rng.standard_normal((N, C, H, W))
         if blank and blank[0]:  # c1 = 0 exactly in channel 0 of a blank image: where relu'(0) = 0 shows (in db1)
-            params["b1"][0] = 0.0  # the last image blank (one is added to a batch of 1)
-            if N == 1:
-                x, N = np.concatenate([x, np.zeros_like(x)]), 2
-            x[-1] = 0.0
+            x = blank_last(x, params)
+            N = len(x)
         dscores = rng.standard_normal((N, K))
         ref_scores, ref = (_model_reference if digits else _reference)(params, x, dscores)
         t_scores, tor = _torch(params, x, dscores)

@@ -19,7 +19,7 @@ from backprop_lab import functional as F
 from ..checking.core import Check, CheckTimeout, Exercise, ForbiddenUse, NotAttempted, StudentCodeError
 from ..checking.diagnoses import register as code
 from ..checking.registry import register
-from ._common import compare, explain, module_grads, shape_of_another, torch_grads
+from ._common import blank_last, compare, explain, module_grads, shape_of_another, torch_grads
 from ._common import malformed as _malformed
 from ._common import size as _size
 
@@ -256,10 +256,8 @@ def _autoencoder(which, case):
         else:
             x = rng.uniform(0.0, 1.0, (N, D))
         if blank and blank[0]:  # a1[-1, 0] = 0 exactly: where relu'(0) = 0 shows (in db1)
-            p["b1"][0] = 0.0  # the last image blank (one is added to a batch of 1)
-            if N == 1:
-                x, N = np.concatenate([x, np.zeros_like(x)]), 2
-            x[-1] = 0.0
+            x = blank_last(x, p)
+            N = len(x)
         dlogits = rng.standard_normal((N, D))
         ref_logits, ref = (_sequential_reference if digits else _reference)(p, x, dlogits)
         t_logits, tor = _torch(p, x, dlogits)
