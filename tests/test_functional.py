@@ -186,6 +186,17 @@ def test_dropout_eval_p0_p1_and_rng():
         F.dropout_forward(x, 1.5, True, np.random.default_rng(0))
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_the_forward_mask_and_keeps_u_equal_to_p(dtype):
+    x = np.ones((6, 5), dtype=dtype)
+    u = np.random.default_rng(3).random(x.shape, dtype=dtype)
+    mask = F.dropout_forward(x, 0.3, True, np.random.default_rng(3))[1]
+    assert mask.dtype == dtype and np.array_equal(F.dropout_mask(u, 0.3), mask)
+    assert np.array_equal(F.dropout_mask(np.array([0.25, 0.2499, 0.9]), 0.25), [4 / 3, 0.0, 4 / 3])  # u == p is kept
+    assert not F.dropout_mask(u, 1.0).any() and np.array_equal(F.dropout_mask(u, 0.0), np.ones_like(u))
+
+
 # ---- batchnorm running statistics ---------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(6, 4), (3, 4, 5, 2)])
 @pytest.mark.parametrize("momentum", [0.1, 0.3])

@@ -29,7 +29,7 @@ from .conv import (
     conv2d_forward,
     conv2d_forward_naive,
 )
-from .dropout import dropout_backward, dropout_forward
+from .dropout import dropout_backward, dropout_forward, dropout_mask
 from .linear import LinearCache, linear_backward, linear_forward
 from .losses import binary_cross_entropy_with_logits, l1_penalty, l2_penalty, mse_loss, softmax_cross_entropy
 from .pool import (
@@ -47,7 +47,7 @@ __all__ = [
     "linear_forward", "linear_backward",
     "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward",
     "sigmoid_forward", "sigmoid_backward", "tanh_forward", "tanh_backward",
-    "dropout_forward", "dropout_backward",
+    "dropout_forward", "dropout_backward", "dropout_mask",
     "batchnorm_forward", "batchnorm_backward",
     "conv2d_forward", "conv2d_backward", "conv2d_forward_naive", "conv2d_backward_naive",
     "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",

@@ -35,13 +35,26 @@ def dropout_forward(x: np.ndarray, p: float, training: bool, rng: np.random.Gene
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"{op}: training with p > 0 needs rng, a np.random.Generator; got {type(rng).__name__}. "
                          f"Pass rng=np.random.default_rng(seed).")
-    if p == 1.0:  # everything dropped; 1 / (1 - p) would be inf
-        mask = np.zeros_like(x)
-    else:
-        draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = rng.random(x.shape, dtype=draw_dtype) >= p  # P(keep) = 1 - p
-        mask = keep.astype(x.dtype) * (1.0 / (1.0 - p))
+    draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
+    mask = np.zeros_like(x) if p == 1.0 else dropout_mask(rng.random(x.shape, dtype=draw_dtype), p).astype(x.dtype)
     return x * mask, mask
+
+
+def dropout_mask(u: np.ndarray, p: float) -> np.ndarray:
+    """The inverted-dropout mask for uniforms `u` in [0, 1): an element is kept where u >= p
+    (P(keep) = 1 - p) and scaled by 1 / (1 - p); dropped (0) where u < p. All zeros when p == 1.
+
+    Args:
+        u: uniforms, shape (*), float32 or float64.
+        p: probability of dropping an element, 0 <= p <= 1.
+
+    Returns:
+        mask: shape (*), dtype of u.
+    """
+    u = np.asarray(u)
+    if p >= 1.0:  # everything dropped; 1 / (1 - p) would be inf
+        return np.zeros_like(u)
+    return (u >= p).astype(u.dtype) * (1.0 / (1.0 - p))
 
 
 def dropout_backward(dout: np.ndarray, cache) -> np.ndarray:

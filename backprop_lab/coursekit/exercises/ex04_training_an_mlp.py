@@ -341,31 +341,19 @@ L2 = Exercise(key="04.l2_penalty", title="Exercise 4.4 · the L2 penalty",
 DROP_CODES = {code for code, _, _ in dropout_mutants(np.zeros(1), 0.5)}
 
 
-class _Uniforms(np.random.Generator):
-    """A generator whose random() hands back the uniforms `u` (so the reference draws exactly them)."""
-    def __init__(self, u):
-        super().__init__(np.random.PCG64(0))
-        self.u = u
-
-    def random(self, size=None, dtype=np.float64, out=None):
-        return np.array(self.u, dtype=dtype)
-
-
 def _dropout_check(visible=False, p=None, with_torch=False, at_p=False):
     """at_p: some uniforms are exactly p (the rule keeps a unit where u >= p, so those are kept)."""
     def run(runner, rng):
         shape = (4, 5) if visible else (int(rng.integers(1, 9)), int(rng.integers(1, 9)))
         p_drop = p if p is not None else (0.5 if visible else float(rng.uniform(0.1, 0.8)))
         seed = int(rng.integers(2**31))
-        u = np.random.default_rng(seed).random(shape)  # the uniforms the reference draws from this seed
-        gen = np.random.default_rng(seed)
+        u = np.random.default_rng(seed).random(shape)  # the uniforms dropout_forward draws from this seed
         if at_p:  # a few units (at least one) sit exactly on the boundary u == p
             u.flat[rng.choice(u.size, size=max(1, u.size // 4), replace=False)] = p_drop
-            gen = _Uniforms(u)
         got = runner.call("call", func="dropout_mask", args=[u, p_drop])
-        from backprop_lab.functional import dropout_forward
-        mask = dropout_forward(np.ones(shape), p_drop, True, gen)[1]
-        results = [check_close(got, np.ones(shape) if mask is None else mask, name=f"dropout_mask(u, p={p_drop:.3g})")]
+        from backprop_lab.functional import dropout_mask
+
+        results = [check_close(got, dropout_mask(u, p_drop), name=f"dropout_mask(u, p={p_drop:.3g})")]
         _hint(results, matching(got, dropout_mutants(u, p_drop)))
         values = np.unique(np.asarray(got, dtype=float)) if np.shape(got) == shape else None
         if (not results[0].passed and results[0].code not in DROP_CODES and values is not None and 0 < p_drop
